@@ -1,0 +1,239 @@
+"""WOO configuration.
+
+Two entry points:
+
+* :func:`get_cfg` returns a stand-alone fvcore ``CfgNode`` with every key WOO
+  reads. Keys that detectron2 also has keep detectron2's names and meanings,
+  so one YAML file works in ``woo train`` and in ``projects/WOO/train_net.py``.
+* :func:`add_woo_config` adds the keys detectron2 does not have. Call it on
+  detectron2's ``get_cfg()`` before merging a WOO YAML file.
+
+Merging a file or a list that names an unknown key raises a ``KeyError`` that
+names the key (fvcore's behaviour, with the key spelt out in full).
+"""
+from fvcore.common.config import CfgNode as _FvcoreCfgNode
+
+__all__ = ["CfgNode", "get_cfg", "add_woo_config"]
+
+
+class CfgNode(_FvcoreCfgNode):
+    """fvcore CfgNode that names the offending key when a merge fails."""
+
+    def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
+        try:
+            super().merge_from_file(cfg_filename, allow_unsafe=allow_unsafe)
+        except KeyError as e:
+            raise KeyError(f"{cfg_filename}: {e.args[0]}") from None
+
+    def merge_from_list(self, cfg_list: list) -> None:
+        if len(cfg_list) % 2 != 0:
+            raise ValueError(
+                f"config overrides must be KEY VALUE pairs, got an odd number: {cfg_list}"
+            )
+        for key in cfg_list[0::2]:
+            node = self
+            for part in key.split("."):
+                if not isinstance(node, _FvcoreCfgNode) or part not in node:
+                    raise KeyError(f"Non-existent config key: {key}")
+                node = node[part]
+        super().merge_from_list(cfg_list)
+
+
+def _detectron2_compatible_keys() -> CfgNode:
+    """The detectron2 default keys WOO reads, with WOO's defaults."""
+    _C = CfgNode()
+    _C.VERSION = 2
+
+    _C.MODEL = CfgNode()
+    # Which meta-architecture to build; "WOO" is the only one this package has.
+    _C.MODEL.META_ARCHITECTURE = "WOO"
+    # Device to run on: "cuda" or "cpu".
+    _C.MODEL.DEVICE = "cuda"
+    # Path or URL-free local path of a full-model checkpoint to load ("" for none).
+    _C.MODEL.WEIGHTS = ""
+    # Per-channel mean of input pixels in 0..255 RGB, subtracted before the backbone.
+    _C.MODEL.PIXEL_MEAN = [114.75, 114.75, 114.75]
+    # Per-channel std of input pixels in 0..255 RGB, divided after subtracting the mean.
+    _C.MODEL.PIXEL_STD = [57.375, 57.375, 57.375]
+
+    _C.MODEL.BACKBONE = CfgNode()
+    # Name of the video backbone builder in woo's BACKBONE_REGISTRY (and detectron2's).
+    _C.MODEL.BACKBONE.NAME = "build_video_resnet_backbone"
+    # Freeze the stem (1) and stages res2..resN (N) at training; 0 trains everything.
+    _C.MODEL.BACKBONE.FREEZE_AT = 0
+
+    _C.MODEL.FPN = CfgNode()
+    # Channels of every key-frame FPN level (and of the single level without FPN).
+    _C.MODEL.FPN.OUT_CHANNELS = 256
+
+    _C.INPUT = CfgNode()
+    # Short side at training: (min, max) with "range" sampling, or choices with "choice".
+    _C.INPUT.MIN_SIZE_TRAIN = (256, 320)
+    # "range": short side uniform in [min, max]; "choice": one of MIN_SIZE_TRAIN.
+    _C.INPUT.MIN_SIZE_TRAIN_SAMPLING = "range"
+    # Largest long side at training; the short side shrinks to keep it.
+    _C.INPUT.MAX_SIZE_TRAIN = 1333
+    # Short side at test time.
+    _C.INPUT.MIN_SIZE_TEST = 256
+    # Largest long side at test time.
+    _C.INPUT.MAX_SIZE_TEST = 1333
+    # Training flip: "horizontal" or "none".
+    _C.INPUT.RANDOM_FLIP = "horizontal"
+    # Channel order of decoded frames given to the model: "RGB".
+    _C.INPUT.FORMAT = "RGB"
+
+    _C.DATASETS = CfgNode()
+    # Names of the training splits (see woo.data.catalog), e.g. ("ava_v2.2_train",).
+    _C.DATASETS.TRAIN = ()
+    # Names of the evaluation splits, e.g. ("ava_v2.2_val",).
+    _C.DATASETS.TEST = ()
+
+    _C.DATALOADER = CfgNode()
+    # Data-loading worker processes per training process.
+    _C.DATALOADER.NUM_WORKERS = 4
+    # Group clips of similar aspect ratio into a batch to waste less padding.
+    _C.DATALOADER.ASPECT_RATIO_GROUPING = True
+    # Drop training key frames without any annotated actor.
+    _C.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False
+
+    _C.SOLVER = CfgNode()
+    # Learning-rate schedule: "WarmupMultiStepLR" (the paper's).
+    _C.SOLVER.LR_SCHEDULER_NAME = "WarmupMultiStepLR"
+    # Total training iterations.
+    _C.SOLVER.MAX_ITER = 40000
+    # Base learning rate for a batch of IMS_PER_BATCH clips.
+    _C.SOLVER.BASE_LR = 2.5e-5
+    # AdamW weight decay.
+    _C.SOLVER.WEIGHT_DECAY = 1e-4
+    # LR multiplier applied at each of STEPS.
+    _C.SOLVER.GAMMA = 0.1
+    # Iterations at which the LR is multiplied by GAMMA.
+    _C.SOLVER.STEPS = (30000,)
+    # LR factor at iteration 0 of the warm-up.
+    _C.SOLVER.WARMUP_FACTOR = 1e-3
+    # Iterations of warm-up.
+    _C.SOLVER.WARMUP_ITERS = 1000
+    # Warm-up shape: "linear" or "constant".
+    _C.SOLVER.WARMUP_METHOD = "linear"
+    # Save a checkpoint every this many iterations (and at the end).
+    _C.SOLVER.CHECKPOINT_PERIOD = 5000
+    # Clips per batch over all processes.
+    _C.SOLVER.IMS_PER_BATCH = 16
+    _C.SOLVER.CLIP_GRADIENTS = CfgNode()
+    # Clip gradients before each optimizer step.
+    _C.SOLVER.CLIP_GRADIENTS.ENABLED = True
+    # "full_model" (one norm over all parameters), "norm" (per parameter) or "value".
+    _C.SOLVER.CLIP_GRADIENTS.CLIP_TYPE = "full_model"
+    # Largest gradient norm (or absolute value with CLIP_TYPE "value").
+    _C.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = 1.0
+    # Norm order for "full_model" and "norm".
+    _C.SOLVER.CLIP_GRADIENTS.NORM_TYPE = 2.0
+    _C.SOLVER.AMP = CfgNode()
+    # Mixed precision (autocast + GradScaler); used on CUDA only.
+    _C.SOLVER.AMP.ENABLED = False
+
+    _C.TEST = CfgNode()
+    # Evaluate every this many iterations during training (0: only at the end).
+    _C.TEST.EVAL_PERIOD = 0
+    # Most actors kept per clip at inference.
+    _C.TEST.DETECTIONS_PER_IMAGE = 100
+
+    # Where logs, checkpoints, metrics and detections are written.
+    _C.OUTPUT_DIR = "./output"
+    # Global random seed; negative picks one from the clock.
+    _C.SEED = -1
+    return _C
+
+
+def add_woo_config(cfg: _FvcoreCfgNode) -> None:
+    """Add the WOO keys that detectron2's defaults lack to ``cfg`` (in place).
+
+    Works on :func:`get_cfg`'s base and on ``detectron2.config.get_cfg()``.
+    """
+    _C = cfg
+    CN = type(cfg)
+
+    _C.MODEL.VIDEO_RESNET = CN()
+    # "slowfast" (two pathways) or "slow" (SlowOnly, one pathway).
+    _C.MODEL.VIDEO_RESNET.ARCH = "slowfast"
+    # 50 or 101 picks the standard stage depths; 0 uses STAGE_DEPTHS.
+    _C.MODEL.VIDEO_RESNET.DEPTH = 50
+    # Bottleneck blocks in res2..res5 when DEPTH is 0 (tiny models).
+    _C.MODEL.VIDEO_RESNET.STAGE_DEPTHS = [3, 4, 6, 3]
+    # Output channels of the slow stem; stage widths scale from it (x4, x8, x16, x32).
+    _C.MODEL.VIDEO_RESNET.STEM_CHANNELS = 64
+    # Frame-rate ratio between fast and slow pathways (SlowFast alpha).
+    _C.MODEL.VIDEO_RESNET.ALPHA = 4
+    # Channel ratio between slow and fast pathways (SlowFast 1/beta).
+    _C.MODEL.VIDEO_RESNET.BETA_INV = 8
+    # Channel ratio of the fast-to-slow lateral fusion convolution.
+    _C.MODEL.VIDEO_RESNET.FUSION_CONV_CHANNEL_RATIO = 2
+    # Temporal kernel of the fast-to-slow lateral fusion convolution.
+    _C.MODEL.VIDEO_RESNET.FUSION_KERNEL_SIZE = 7
+    # Spatial dilation of res5; 1 keeps stride 32 (WOO), 2 gives stride 16 (no-FPN ablation).
+    _C.MODEL.VIDEO_RESNET.RES5_DILATION = 1
+    # Local path of a Kinetics checkpoint (pytorchvideo or PySlowFast format) for the backbone.
+    _C.MODEL.VIDEO_RESNET.PRETRAINED = ""
+
+    _C.MODEL.WOO = CN()
+    # Number of action classes (AVA: 80; evaluation keeps the label map's 60).
+    _C.MODEL.WOO.NUM_ACTIONS = 80
+    # Learnable proposal boxes and features per clip.
+    _C.MODEL.WOO.NUM_PROPOSALS = 100
+    # Width of proposal features, action embeddings and attention.
+    _C.MODEL.WOO.HIDDEN_DIM = 256
+    # Hidden width of the feed-forward networks.
+    _C.MODEL.WOO.DIM_FEEDFORWARD = 2048
+    # Attention heads in every multi-head attention.
+    _C.MODEL.WOO.NUM_HEADS = 8
+    # Dropout in attention and feed-forward blocks.
+    _C.MODEL.WOO.DROPOUT = 0.0
+    # Iterative stages of the actor localization head.
+    _C.MODEL.WOO.NUM_STAGES = 6
+    # Width of the dynamic 1x1 layers of instance interaction.
+    _C.MODEL.WOO.DIM_DYNAMIC = 64
+    # Number of dynamic 1x1 layers in instance interaction.
+    _C.MODEL.WOO.NUM_DYNAMIC = 2
+    # RoIAlign output size of the actor localization head.
+    _C.MODEL.WOO.POOLER_RESOLUTION = 7
+    # True: key-frame FPN on res2..res5 (WOO); False: single level on res5 (ablation).
+    _C.MODEL.WOO.USE_FPN = True
+    # RoIAlign output size S of the spatial action features.
+    _C.MODEL.WOO.ACTION_POOLER_RESOLUTION = 7
+    # Spatial-temporal fusion of the action head: "cross_attention", "sum" or "concat".
+    _C.MODEL.WOO.ACTION_FUSION = "cross_attention"
+    # Loss weight of actor/no-actor cross entropy.
+    _C.MODEL.WOO.CLASS_WEIGHT = 2.0
+    # Loss weight of L1 on normalized boxes.
+    _C.MODEL.WOO.L1_WEIGHT = 5.0
+    # Loss weight of generalized IoU.
+    _C.MODEL.WOO.GIOU_WEIGHT = 2.0
+    # Loss weight of action binary cross entropy.
+    _C.MODEL.WOO.ACTION_WEIGHT = 4.0
+    # Relative weight of the no-actor class in the actor cross entropy.
+    _C.MODEL.WOO.NO_ACTOR_WEIGHT = 0.1
+    # Auxiliary losses on every stage of the actor head (deep supervision).
+    _C.MODEL.WOO.DEEP_SUPERVISION = True
+    # Keep actors whose actor score is above this at inference.
+    _C.MODEL.WOO.SCORE_THRESH_TEST = 0.7
+
+    # Frames sampled per clip for the fastest pathway (SlowOnly: T; SlowFast: T * ALPHA).
+    _C.INPUT.NUM_FRAMES = 32
+    # Stride in video frames between sampled frames.
+    _C.INPUT.SAMPLING_RATE = 2
+
+    # Iterations of training data per epoch are not used; schedules are in iterations.
+    # Optimizer: "ADAMW" (the paper's).
+    _C.SOLVER.OPTIMIZER = "ADAMW"
+    # LR multiplier for backbone parameters.
+    _C.SOLVER.BACKBONE_MULTIPLIER = 1.0
+
+    # Log training scalars (console, metrics, TensorBoard) every this many iterations.
+    _C.SOLVER.LOG_PERIOD = 20
+
+
+def get_cfg() -> CfgNode:
+    """A fresh copy of WOO's default configuration."""
+    cfg = _detectron2_compatible_keys()
+    add_woo_config(cfg)
+    return cfg

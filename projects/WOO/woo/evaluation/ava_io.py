@@ -1,0 +1,116 @@
+"""Readers for AVA label maps and exclusion files (numpy/stdlib only).
+
+Both label-map dialects are accepted:
+
+* the 80-class training list::
+
+      label {
+        name: "bend/bow (at the waist)"
+        label_id: 1
+        label_type: PERSON_MOVEMENT
+      }
+
+* the 60-class ActivityNet evaluation list::
+
+      item {
+        name: "bend/bow (at the waist)"
+        id: 1
+      }
+"""
+import csv
+import re
+from typing import Dict, List, Set, Tuple
+
+__all__ = ["read_labelmap", "read_exclusions"]
+
+_BLOCK_START = re.compile(r"^\s*(label|item)\s*\{\s*$")
+_FIELD = re.compile(r'^\s*(\w+)\s*:\s*(.+?)\s*$')
+
+
+def read_labelmap(path: str) -> Tuple[List[Dict], Set[int]]:
+    """Read an AVA label map in either pbtxt dialect.
+
+    Args:
+        path: the ``.pbtxt`` file.
+
+    Returns:
+        categories: ``[{"id": int, "name": str}, ...]`` in file order.
+        class_ids: the set of ids, i.e. the evaluation whitelist.
+
+    Raises:
+        ValueError: naming the file and line of a malformed entry, a duplicate
+            id, or a file with no entry at all.
+    """
+    categories: List[Dict] = []
+    current = None  # (start line, fields) of the open block
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if current is None:
+                if not _BLOCK_START.match(line):
+                    raise ValueError(f"{path}:{lineno}: expected 'label {{' or 'item {{', got {stripped!r}")
+                current = (lineno, {})
+                continue
+            if stripped == "}":
+                start, fields = current
+                categories.append(_category_from_fields(path, start, fields))
+                current = None
+                continue
+            match = _FIELD.match(line)
+            if match is None:
+                raise ValueError(f"{path}:{lineno}: cannot parse {stripped!r}")
+            current[1][match.group(1)] = (lineno, match.group(2))
+    if current is not None:
+        raise ValueError(f"{path}:{current[0]}: block is never closed with '}}'")
+    if not categories:
+        raise ValueError(f"{path}: no 'label' or 'item' entry found")
+    seen: Dict[int, str] = {}
+    for cat in categories:
+        if cat["id"] in seen:
+            raise ValueError(f"{path}: class id {cat['id']} appears twice ({seen[cat['id']]!r}, {cat['name']!r})")
+        seen[cat["id"]] = cat["name"]
+    return categories, set(seen)
+
+
+def _category_from_fields(path: str, start: int, fields: Dict) -> Dict:
+    if "name" not in fields:
+        raise ValueError(f"{path}:{start}: entry has no 'name'")
+    id_key = "label_id" if "label_id" in fields else "id"
+    if id_key not in fields:
+        raise ValueError(f"{path}:{start}: entry has neither 'label_id' nor 'id'")
+    id_line, id_text = fields[id_key]
+    try:
+        class_id = int(id_text)
+    except ValueError:
+        raise ValueError(f"{path}:{id_line}: {id_key} {id_text!r} is not an integer") from None
+    name = fields["name"][1]
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return {"id": class_id, "name": name}
+
+
+def read_exclusions(path: str) -> Set[Tuple[str, int]]:
+    """Read an AVA excluded-timestamps CSV (``video_id,timestamp`` rows).
+
+    Returns:
+        The excluded key frames as ``(video_id, timestamp)`` with an integer
+        timestamp in seconds.
+
+    Raises:
+        ValueError: naming the file and line of a malformed row.
+    """
+    excluded: Set[Tuple[str, int]] = set()
+    with open(path, newline="", encoding="utf-8") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != 2:
+                raise ValueError(f"{path}:{lineno}: expected 'video_id,timestamp', got {row}")
+            try:
+                timestamp = int(row[1])
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: timestamp {row[1]!r} is not an integer") from None
+            excluded.add((row[0].strip(), timestamp))
+    return excluded
