@@ -221,6 +221,8 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.INPUT.NUM_FRAMES = 32
     # Stride in video frames between sampled frames.
     _C.INPUT.SAMPLING_RATE = 2
+    # Ablation: every frame of a clip is the key frame (no motion); True at train and test.
+    _C.INPUT.KEY_FRAME_ONLY = False
 
     # Iterations of training data per epoch are not used; schedules are in iterations.
     # Optimizer: "ADAMW" (the paper's).

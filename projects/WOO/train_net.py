@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Train and evaluate WOO with detectron2.
+
+    python projects/WOO/train_net.py --config-file configs/AVA-v2.2/WOO_SlowFast_R50_8x8.yaml --num-gpus 8
+    python projects/WOO/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
+
+The YAML configs are those of ``woo train``, and checkpoints load in both.
+"""
+import os
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+
+import woo.d2  # noqa: F401  (registers the model, backbone and datasets)
+from woo.d2 import AVAEvaluator, build_clip_test_loader, build_clip_train_loader, get_cfg
+from woo.d2.solver import build_lr_scheduler, build_optimizer
+
+
+class Trainer(DefaultTrainer):
+    """detectron2's default training loop with WOO's data, optimizer, schedule and evaluator."""
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_clip_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_clip_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        if output_folder is None:
+            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference")
+            if len(cfg.DATASETS.TEST) > 1:
+                output_folder = os.path.join(output_folder, dataset_name)
+        return AVAEvaluator(dataset_name, output_folder)
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        return build_optimizer(cfg, model)
+
+    @classmethod
+    def build_lr_scheduler(cls, cfg, optimizer):
+        return build_lr_scheduler(cfg, optimizer)
+
+
+def setup(args):
+    """Config from the WOO defaults, ``args.config_file`` and ``args.opts``; logging and seeds."""
+    cfg = get_cfg()
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    # As in ``woo train``: mixed precision is a CUDA feature.
+    if not cfg.MODEL.DEVICE.startswith("cuda"):
+        cfg.SOLVER.AMP.ENABLED = False
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        return Trainer.test(cfg, model)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    print("Command Line Args:", args)
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )

@@ -1,0 +1,53 @@
+"""detectron2 data loaders over WOO's key-frame records.
+
+detectron2 pickles every dataset dict by default; WOO's records of one video
+share a single list of its frame paths (tens of thousands on AVA), so here the
+records are kept as they are.
+"""
+import logging
+from typing import Dict, List, Sequence
+
+from detectron2.data import (
+    DatasetFromList,
+    build_detection_test_loader,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,
+)
+
+from .mapper import ClipDatasetMapper
+
+__all__ = ["get_clip_dataset_dicts", "build_clip_train_loader", "build_clip_test_loader"]
+
+logger = logging.getLogger(__name__)
+
+
+def get_clip_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) -> List[Dict]:
+    """Records of the DatasetCatalog splits ``names``, optionally without key frames that have no actor."""
+    records = get_detection_dataset_dicts(list(names), filter_empty=False)
+    if filter_empty:
+        kept = [r for r in records if len(r["boxes"])]
+        logger.info("Dropped %d of %d key frames without actors", len(records) - len(kept), len(records))
+        records = kept
+    if not records:
+        raise ValueError(f"datasets {list(names)} have no key frame to load")
+    return records
+
+
+def build_clip_train_loader(cfg):
+    """``build_detection_train_loader`` on DATASETS.TRAIN with :class:`ClipDatasetMapper`."""
+    records = get_clip_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    return build_detection_train_loader(
+        cfg,
+        mapper=ClipDatasetMapper(cfg, is_train=True),
+        dataset=DatasetFromList(records, copy=False, serialize=False),
+    )
+
+
+def build_clip_test_loader(cfg, dataset_name: str):
+    """``build_detection_test_loader`` on one split, one clip per batch, sharded across processes."""
+    records = get_clip_dataset_dicts([dataset_name])
+    return build_detection_test_loader(
+        dataset=DatasetFromList(records, copy=False, serialize=False),
+        mapper=ClipDatasetMapper(cfg, is_train=False),
+        num_workers=cfg.DATALOADER.NUM_WORKERS,
+    )

@@ -1,0 +1,75 @@
+"""WOO's dataset splits in detectron2's DatasetCatalog and MetadataCatalog.
+
+Registering reads no file: records load when ``DatasetCatalog.get`` is
+called, and the metadata resolves its paths (generating the synthetic set if
+it is missing) and reads the label map on first access.
+"""
+import functools
+from typing import List, Optional
+
+from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
+
+from woo.data.catalog import AVASplit, get_split, list_splits, load_dataset_dicts
+from woo.evaluation.ava_io import read_labelmap
+
+__all__ = ["AVAMetadata", "register_woo_datasets"]
+
+
+class AVAMetadata(Metadata):
+    """Metadata of a :mod:`woo.data.catalog` split, resolved lazily.
+
+    Attributes:
+        evaluator_type: "ava".
+        num_actions: width of the action vectors.
+        action_classes: names of the action columns (column j is action id j + 1).
+        label_map: training label map (pbtxt).
+        eval_label_map: label map whose ids are evaluated (pbtxt).
+        groundtruth_csv: ground-truth boxes and actions (AVA CSV).
+        exclusions: excluded key frames (CSV), or None.
+    """
+
+    @property
+    def split(self) -> AVASplit:
+        return get_split(self.name)
+
+    @property
+    def num_actions(self) -> int:
+        return self.split.num_actions
+
+    @property
+    def label_map(self) -> str:
+        return self.split.label_map
+
+    @property
+    def eval_label_map(self) -> str:
+        return self.split.eval_label_map
+
+    @property
+    def groundtruth_csv(self) -> str:
+        return self.split.annotations
+
+    @property
+    def exclusions(self) -> Optional[str]:
+        return self.split.exclusions
+
+    @functools.cached_property
+    def action_classes(self) -> List[str]:
+        split = self.split
+        categories, _ = read_labelmap(split.label_map)
+        names = {c["id"]: c["name"] for c in categories}
+        missing = [i for i in range(1, split.num_actions + 1) if i not in names]
+        if missing:
+            raise ValueError(f"{split.label_map}: no name for action ids {missing} of {split.num_actions}")
+        return [names[i] for i in range(1, split.num_actions + 1)]
+
+
+def register_woo_datasets() -> None:
+    """Register every split of :func:`woo.data.catalog.list_splits` that is not registered yet."""
+    for name in list_splits():
+        if name in DatasetCatalog.list():
+            continue
+        DatasetCatalog.register(name, functools.partial(load_dataset_dicts, name))
+        MetadataCatalog[name] = AVAMetadata(name=name, evaluator_type="ava")
+
+
+register_woo_datasets()

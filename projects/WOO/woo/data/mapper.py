@@ -1,0 +1,135 @@
+"""Key-frame record -> model input: decode the clip, resize, flip, move the boxes."""
+from typing import Dict, List, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from woo.data.clip_sampling import clip_frame_indices
+from woo.data.transforms import (
+    boxes_to_pixels,
+    hflip_boxes,
+    hflip_clip,
+    resize_clip,
+    resized_shape,
+    sample_short_side,
+)
+
+__all__ = ["read_frames", "ClipMapper"]
+
+
+def read_frames(paths: Sequence[str]) -> np.ndarray:
+    """Decode JPEG frames with OpenCV.
+
+    Returns:
+        (T, H, W, 3) uint8 RGB; a path listed twice is decoded once.
+
+    Raises:
+        FileNotFoundError / OSError: naming the missing or undecodable frame,
+            or a frame whose size differs from the clip's first frame.
+    """
+    decoded: Dict[str, np.ndarray] = {}
+    for path in paths:
+        if path in decoded:
+            continue
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as e:
+                raise FileNotFoundError(f"missing frame {path}: {e.strerror}") from None
+            raise OSError(f"cannot decode frame {path} (corrupt or not an image)")
+        decoded[path] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    frames = [decoded[p] for p in paths]
+    for path, frame in zip(paths, frames):
+        if frame.shape != frames[0].shape:
+            raise OSError(f"frame {path} is {frame.shape[:2]}, other frames of the clip {frames[0].shape[:2]}")
+    return np.stack(frames)
+
+
+class ClipMapper:
+    """Turn a key-frame record into the model's input dict.
+
+    Output: ``clip`` (3, T, H, W) uint8 RGB, ``image_size`` (H, W),
+    ``height``/``width`` (original), ``video_id``, ``timestamp``, ``gt_boxes``
+    (K, 4) float32 pixels of the resized clip, ``gt_actions`` (K, C) float32.
+    """
+
+    def __init__(
+        self,
+        is_train: bool,
+        *,
+        num_frames: int,
+        sampling_rate: int,
+        min_size: Sequence[int],
+        max_size: int,
+        min_size_sampling: str = "choice",
+        random_flip: bool = False,
+    ):
+        """
+        Args:
+            is_train: sample a short side per clip and flip at random.
+            num_frames: T, frames per clip.
+            sampling_rate: tau, stride between clip frames.
+            min_size: training: short-side range or choices; test: one size.
+            max_size: largest long side.
+            min_size_sampling: "range" or "choice" (training only).
+            random_flip: flip half of the training clips left-right.
+        """
+        self.is_train = is_train
+        self.num_frames = int(num_frames)
+        self.sampling_rate = int(sampling_rate)
+        self.min_size = tuple(int(s) for s in min_size)
+        self.max_size = int(max_size)
+        self.min_size_sampling = min_size_sampling if is_train else "choice"
+        self.random_flip = bool(random_flip) and is_train
+        if not is_train and len(self.min_size) != 1:
+            raise ValueError(f"test-time min_size must be one size, got {self.min_size}")
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool) -> "ClipMapper":
+        if is_train:
+            min_size = cfg.INPUT.MIN_SIZE_TRAIN
+            min_size = (min_size,) if isinstance(min_size, int) else min_size
+            size_args = dict(
+                min_size=min_size,
+                max_size=cfg.INPUT.MAX_SIZE_TRAIN,
+                min_size_sampling=cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING,
+                random_flip=_flip_enabled(cfg.INPUT.RANDOM_FLIP),
+            )
+        else:
+            size_args = dict(min_size=(cfg.INPUT.MIN_SIZE_TEST,), max_size=cfg.INPUT.MAX_SIZE_TEST)
+        if cfg.INPUT.FORMAT != "RGB":
+            raise ValueError(f"INPUT.FORMAT must be 'RGB', got {cfg.INPUT.FORMAT!r}")
+        return cls(is_train, num_frames=cfg.INPUT.NUM_FRAMES, sampling_rate=cfg.INPUT.SAMPLING_RATE, **size_args)
+
+    def __call__(self, record: Dict) -> Dict:
+        frame_paths: List[str] = record["frame_paths"]
+        indices = clip_frame_indices(record["key_frame_index"], self.num_frames, self.sampling_rate, len(frame_paths))
+        frames = read_frames([frame_paths[i] for i in indices])
+        height, width = frames.shape[1:3]
+        short_side = sample_short_side(self.min_size, self.min_size_sampling) if self.is_train else self.min_size[0]
+        new_h, new_w = resized_shape(height, width, short_side, self.max_size)
+        frames = resize_clip(frames, (new_h, new_w))
+        boxes = record["boxes"]
+        if self.random_flip and bool(torch.rand(()) < 0.5):
+            frames = hflip_clip(frames)
+            boxes = hflip_boxes(boxes, 1.0)
+        clip = torch.from_numpy(frames).permute(3, 0, 1, 2).contiguous()  # (T,H,W,3) -> (3,T,H,W)
+        return {
+            "clip": clip,
+            "image_size": (new_h, new_w),
+            "height": record["height"],
+            "width": record["width"],
+            "video_id": record["video_id"],
+            "timestamp": record["timestamp"],
+            "gt_boxes": torch.from_numpy(boxes_to_pixels(boxes, new_h, new_w).astype(np.float32)),
+            "gt_actions": torch.from_numpy(np.asarray(record["actions"], dtype=np.float32)),
+        }
+
+
+def _flip_enabled(value: str) -> bool:
+    if value not in ("horizontal", "none"):
+        raise ValueError(f"INPUT.RANDOM_FLIP must be 'horizontal' or 'none', got {value!r}")
+    return value == "horizontal"

@@ -1,0 +1,67 @@
+"""Clip resizing and flipping, with the boxes following every transform.
+
+The same transform applies to every frame of a clip, so an actor's box on the
+key frame stays valid for the temporal features pooled from other frames.
+"""
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+__all__ = ["sample_short_side", "resized_shape", "resize_clip", "hflip_clip", "hflip_boxes", "boxes_to_pixels"]
+
+
+def sample_short_side(sizes: Sequence[int], sampling: str, generator: torch.Generator = None) -> int:
+    """Short side of one training clip.
+
+    Args:
+        sizes: ``(min, max)`` with ``sampling="range"``, candidates with ``"choice"``.
+        sampling: "range" (uniform integer in [min, max]) or "choice".
+        generator: torch generator; None uses torch's global one (seeded per
+            DataLoader worker).
+    """
+    if sampling == "range":
+        if len(sizes) != 2:
+            raise ValueError(f"'range' sampling needs (min, max) sizes, got {tuple(sizes)}")
+        return int(torch.randint(int(sizes[0]), int(sizes[1]) + 1, (1,), generator=generator))
+    if sampling == "choice":
+        return int(sizes[int(torch.randint(len(sizes), (1,), generator=generator))])
+    raise ValueError(f"short-side sampling must be 'range' or 'choice', got {sampling!r}")
+
+
+def resized_shape(height: int, width: int, short_side: int, max_size: int) -> Tuple[int, int]:
+    """(new_height, new_width) with the short side ``short_side``, long side at most ``max_size``."""
+    scale = short_side / min(height, width)
+    if max(height, width) * scale > max_size:
+        scale = max_size / max(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def resize_clip(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Resize every frame of (T, H, W, 3) uint8 ``frames`` to ``size = (H', W')``."""
+    new_h, new_w = size
+    if frames.shape[1:3] == (new_h, new_w):
+        return frames
+    # Area averaging avoids aliasing when shrinking; bilinear when enlarging.
+    shrink = new_h * new_w < frames.shape[1] * frames.shape[2]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (new_w, new_h), interpolation=interp) for f in frames])
+
+
+def hflip_clip(frames: np.ndarray) -> np.ndarray:
+    """Mirror (T, H, W, 3) ``frames`` left-right."""
+    return np.ascontiguousarray(frames[:, :, ::-1])
+
+
+def hflip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
+    """Mirror (K, 4) x1y1x2y2 boxes in an image ``width`` wide (1.0 for normalized boxes)."""
+    flipped = boxes.copy()
+    flipped[:, 0] = width - boxes[:, 2]
+    flipped[:, 2] = width - boxes[:, 0]
+    return flipped
+
+
+def boxes_to_pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(K, 4) normalized x1y1x2y2 -> pixels of an image ``height`` x ``width``."""
+    return boxes * np.asarray([width, height, width, height], dtype=np.float32)

@@ -1,0 +1,133 @@
+"""Frame-mAP evaluation of a model on a dataset split, across processes.
+
+Every process runs the model on its shard of the split; predictions are
+converted to the evaluation contract (normalized boxes, per-class scores),
+gathered on rank 0, scored with :func:`woo.evaluation.evaluate_predictions`
+and written as an AVA detection CSV.
+"""
+import logging
+import os
+from contextlib import nullcontext
+from typing import Dict, Iterable, List
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import comm
+
+__all__ = ["ActionDetectionEvaluator", "inference_on_dataset"]
+
+logger = logging.getLogger(__name__)
+
+
+class ActionDetectionEvaluator:
+    """Collects a split's predictions and scores them with AVA frame-mAP@0.5.
+
+    Args:
+        dataset_name: a name known to :mod:`woo.data.catalog`.
+        output_dir: where ``detections.csv`` is written ("" writes nothing).
+    """
+
+    def __init__(self, dataset_name: str, output_dir: str = ""):
+        self.dataset_name = dataset_name
+        self.output_dir = output_dir
+        self._predictions: List[Dict] = []
+
+    def reset(self) -> None:
+        self._predictions = []
+
+    def process(self, inputs: List[Dict], outputs: List[Dict]) -> None:
+        """Convert one batch of model outputs to the evaluation contract.
+
+        Args:
+            inputs: the mapper's dicts (``video_id``, ``timestamp``, ``image_size``).
+            outputs: the model's dicts: ``boxes`` (N, 4) in pixels of
+                ``image_size``, ``scores`` (N,) actor scores, ``actions`` (N, C).
+        """
+        for inp, out in zip(inputs, outputs):
+            height, width = inp["image_size"]
+            scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+            boxes = (out["boxes"].detach().float().cpu() / scale).clamp_(0.0, 1.0)
+            # Rank detections by the chance that there is an actor *and* it does the action,
+            # so that an unsure box does not outrank a sure one across key frames.
+            scores = out["actions"].detach().float().cpu() * out["scores"].detach().float().cpu()[:, None]
+            self._predictions.append(
+                {
+                    "video_id": inp["video_id"],
+                    "timestamp": int(inp["timestamp"]),
+                    "boxes": boxes.numpy().astype(np.float32),
+                    "scores": scores.numpy().astype(np.float32),
+                }
+            )
+
+    def evaluate(self) -> Dict:
+        """Gather every process's predictions; on rank 0 score them.
+
+        Returns:
+            On rank 0 ``{"mAP": float, "per_class": {name: AP}, "num_key_frames": int}``;
+            ``{}`` on other ranks.
+        """
+        from woo.data.catalog import get_split
+        from woo.evaluation import evaluate_predictions, write_detections_csv
+
+        gathered = comm.all_gather_object(self._predictions)
+        if not comm.is_main_process():
+            return {}
+        predictions, seen = [], set()
+        for part in gathered:
+            for pred in part:
+                key = (pred["video_id"], pred["timestamp"])
+                # A sharding sampler may repeat key frames to even out the shards.
+                if key not in seen:
+                    seen.add(key)
+                    predictions.append(pred)
+        split = get_split(self.dataset_name)
+        if self.output_dir:
+            os.makedirs(self.output_dir, exist_ok=True)
+            csv_path = os.path.join(self.output_dir, "detections.csv")
+            write_detections_csv(csv_path, predictions)
+            logger.info(f"Wrote {len(predictions)} key frames of detections to {csv_path}")
+        result = evaluate_predictions(
+            predictions, split.annotations, split.eval_label_map, split.exclusions
+        )
+        result["num_key_frames"] = len(predictions)
+        return result
+
+
+@torch.no_grad()
+def inference_on_dataset(
+    model: nn.Module,
+    data_loader: Iterable[List[Dict]],
+    evaluator: ActionDetectionEvaluator,
+    *,
+    amp: bool = False,
+    show_progress: bool = True,
+) -> Dict:
+    """Run ``model`` in eval mode over ``data_loader`` and return ``evaluator.evaluate()``.
+
+    Args:
+        amp: run under CUDA autocast.
+        show_progress: a tqdm bar on rank 0.
+    """
+    evaluator.reset()
+    was_training = model.training
+    model.eval()
+    try:
+        total = len(data_loader) if hasattr(data_loader, "__len__") else None
+        bar = tqdm(
+            data_loader,
+            total=total,
+            desc=f"eval {evaluator.dataset_name}",
+            disable=not (show_progress and comm.is_main_process()),
+            dynamic_ncols=True,
+        )
+        autocast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+        for inputs in bar:
+            with autocast:
+                outputs = model(inputs)
+            evaluator.process(inputs, outputs)
+    finally:
+        model.train(was_training)
+    return evaluator.evaluate()

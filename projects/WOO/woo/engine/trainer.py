@@ -1,0 +1,280 @@
+"""The training loop: AdamW steps, logging, checkpoints and periodic evaluation.
+
+One :class:`Trainer` per process. With several processes the model is wrapped
+in ``DistributedDataParallel`` and each process reads its own part of every
+batch; rank 0 logs, writes checkpoints and scores the gathered predictions.
+"""
+import json
+import logging
+import math
+import os
+import time
+from contextlib import nullcontext
+from typing import Dict, Optional
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from . import comm
+from .checkpoint import WooCheckpointer, get_rng_state, set_rng_state
+from .evaluator import ActionDetectionEvaluator, inference_on_dataset
+from .optim import build_lr_scheduler, build_optimizer, clip_gradients
+
+__all__ = ["Trainer", "reduce_loss_dict"]
+
+logger = logging.getLogger("woo.engine")
+
+
+def reduce_loss_dict(loss_dict: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """Losses averaged over processes, as floats."""
+    names = sorted(loss_dict)
+    values = torch.stack([loss_dict[k].detach().float() for k in names])
+    if comm.is_dist():
+        values = values.to(comm_device())
+        torch.distributed.all_reduce(values)
+        values /= comm.get_world_size()
+    return {k: float(v) for k, v in zip(names, values.cpu())}
+
+
+def comm_device() -> torch.device:
+    """Device of tensors sent through the process group (NCCL needs CUDA)."""
+    if torch.distributed.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+class Trainer:
+    """Trains and evaluates the model that ``cfg`` describes.
+
+    Args:
+        cfg: a WOO config; ``cfg.SEED`` must already be resolved (non-negative)
+            so that every process and a resumed run agree on the data order.
+    """
+
+    def __init__(self, cfg):
+        from woo.modeling import build_model
+
+        self.cfg = cfg
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        self.output_dir = cfg.OUTPUT_DIR
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.amp = bool(cfg.SOLVER.AMP.ENABLED) and self.device.type == "cuda"
+
+        model = build_model(cfg).to(self.device)
+        self.model = model
+        self.optimizer = build_optimizer(
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay=cfg.SOLVER.WEIGHT_DECAY,
+            backbone_multiplier=cfg.SOLVER.BACKBONE_MULTIPLIER,
+        )
+        self.scheduler = build_lr_scheduler(self.optimizer, cfg)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        if comm.is_dist():
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            # Stages of the actor head may leave some parameters without gradient
+            # (e.g. with deep supervision off), so unused parameters are allowed.
+            self.ddp_model: nn.Module = DistributedDataParallel(
+                model, device_ids=device_ids, find_unused_parameters=True
+            )
+        else:
+            self.ddp_model = model
+        self.checkpointer = WooCheckpointer(
+            model,
+            self.output_dir,
+            save_to_disk=comm.is_main_process(),
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            grad_scaler=self.scaler,
+        )
+        self.start_iter = 0
+        self.iter = 0
+        self._resumed_rng = None
+
+    # ------------------------------------------------------------------ set-up
+    def resume_or_load(self, resume: bool) -> None:
+        """Resume from ``OUTPUT_DIR/last_checkpoint`` or load ``MODEL.WEIGHTS``.
+
+        Resuming restores model, optimizer, scheduler, AMP scaler, iteration and
+        the random generators; loading weights restores the model only.
+        """
+        if resume and self.checkpointer.has_checkpoint():
+            path = self.checkpointer.get_checkpoint_file()
+            extra = self.checkpointer.load(path)
+            if "iteration" not in extra:
+                raise KeyError(f"checkpoint {path} has no 'iteration'; it cannot be resumed")
+            self.start_iter = int(extra["iteration"]) + 1
+            self._resumed_rng = extra.get("rng")
+            logger.info(f"Resumed from {path} at iteration {self.start_iter}")
+        else:
+            self.checkpointer.load(self.cfg.MODEL.WEIGHTS, checkpointables=[])
+            self.start_iter = 0
+            self._resumed_rng = None
+
+    def build_train_loader(self, start_iter: int):
+        from .train_loader import build_resumable_train_loader
+
+        return build_resumable_train_loader(self.cfg, start_iter=start_iter)
+
+    def build_test_loader(self, dataset_name: str):
+        from woo.data.build import build_test_loader
+
+        from .train_loader import build_clip_mapper
+
+        return build_test_loader(self.cfg, dataset_name, mapper=build_clip_mapper(self.cfg, is_train=False))
+
+    # ---------------------------------------------------------------- training
+    def train(self) -> Dict:
+        """Train from ``start_iter`` to ``SOLVER.MAX_ITER``; return the final evaluation."""
+        cfg = self.cfg
+        data_iter = iter(self.build_train_loader(self.start_iter))
+        # Restored after the loader exists, so that whatever building it draws is
+        # drawn identically in an uninterrupted and in a resumed run.
+        if self._resumed_rng is not None and comm.is_main_process():
+            set_rng_state(self._resumed_rng)
+        writer = self._summary_writer()
+        log_period = max(1, cfg.SOLVER.LOG_PERIOD)
+        ckpt_period = cfg.SOLVER.CHECKPOINT_PERIOD
+        eval_period = cfg.TEST.EVAL_PERIOD
+        logger.info(f"Training iterations {self.start_iter}..{self.max_iter - 1}")
+        self.ddp_model.train()
+        bar = tqdm(
+            total=self.max_iter,
+            initial=self.start_iter,
+            desc="train",
+            disable=not comm.is_main_process(),
+            dynamic_ncols=True,
+        )
+        results: Dict = {}
+        start_time = time.perf_counter()
+        try:
+            for self.iter in range(self.start_iter, self.max_iter):
+                data_start = time.perf_counter()
+                batch = next(data_iter)
+                data_time = time.perf_counter() - data_start
+                loss_dict = self.run_step(batch)
+                bar.update(1)
+                it = self.iter + 1
+                if it % log_period == 0 or it == self.max_iter:
+                    losses = reduce_loss_dict(loss_dict)
+                    total = sum(losses.values())
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    bar.set_postfix(loss=f"{total:.3f}", lr=f"{lr:.2e}")
+                    if comm.is_main_process():
+                        elapsed = time.perf_counter() - start_time
+                        logger.info(
+                            f"iter {it}/{self.max_iter} total_loss {total:.4f} "
+                            + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.0f}s"
+                        )
+                        if writer is not None:
+                            writer.add_scalar("total_loss", total, it)
+                            for k, v in losses.items():
+                                writer.add_scalar(k, v, it)
+                            writer.add_scalar("lr", lr, it)
+                            writer.add_scalar("data_time", data_time, it)
+                if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
+                    results = self.test(iteration=self.iter)
+                if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
+                    self.save(f"model_{self.iter:07d}")
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        if self.start_iter < self.max_iter or not os.path.isfile(
+            os.path.join(self.output_dir, "model_final.pth")
+        ):
+            self.save("model_final")
+        logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
+        results = self.test(iteration=self.max_iter - 1)
+        return results
+
+    def run_step(self, batch) -> Dict[str, torch.Tensor]:
+        """One optimizer step on ``batch``; returns the loss dict."""
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
+        with autocast:
+            loss_dict = self.ddp_model(batch)
+        losses = sum(loss_dict.values())
+        if not torch.isfinite(losses):
+            raise FloatingPointError(
+                f"loss became {float(losses)} at iteration {self.iter}: "
+                + ", ".join(f"{k}={float(v):.4g}" for k, v in loss_dict.items())
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(losses).backward()
+        clip = self.cfg.SOLVER.CLIP_GRADIENTS
+        if clip.ENABLED:
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(
+                self.model.parameters(),
+                clip_type=clip.CLIP_TYPE,
+                clip_value=clip.CLIP_VALUE,
+                norm_type=clip.NORM_TYPE,
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss_dict
+
+    def save(self, name: str) -> None:
+        """Checkpoint everything needed to continue after iteration ``self.iter``."""
+        self.checkpointer.save(name, iteration=self.iter, rng=get_rng_state())
+        comm.synchronize()
+
+    def _summary_writer(self):
+        if not comm.is_main_process():
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=self.output_dir)
+
+    # -------------------------------------------------------------- evaluation
+    def test(self, iteration: Optional[int] = None) -> Dict:
+        """Evaluate on every ``DATASETS.TEST`` split; write detections and ``metrics.json``.
+
+        The training random generators are put back afterwards, so evaluating
+        does not change what training draws next.
+        """
+        cfg = self.cfg
+        if not cfg.DATASETS.TEST:
+            return {}
+        rng = get_rng_state()
+        per_dataset = {}
+        for name in cfg.DATASETS.TEST:
+            out_dir = os.path.join(self.output_dir, "inference")
+            if len(cfg.DATASETS.TEST) > 1:
+                out_dir = os.path.join(out_dir, name)
+            evaluator = ActionDetectionEvaluator(name, out_dir if comm.is_main_process() else "")
+            per_dataset[name] = inference_on_dataset(
+                self.model, self.build_test_loader(name), evaluator, amp=self.amp
+            )
+        set_rng_state(rng)
+        if not comm.is_main_process():
+            comm.synchronize()
+            return {}
+        first = per_dataset[cfg.DATASETS.TEST[0]]
+        metrics = {
+            "frame_mAP@0.5": float(first["mAP"]),
+            "per_class": {k: float(v) for k, v in first["per_class"].items()},
+            "iteration": int(iteration if iteration is not None else self.iter),
+        }
+        if len(per_dataset) > 1:
+            metrics["datasets"] = {
+                name: {"frame_mAP@0.5": float(r["mAP"]), "per_class": r["per_class"]}
+                for name, r in per_dataset.items()
+            }
+        path = os.path.join(self.output_dir, "metrics.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(metrics, f, indent=2)
+        os.replace(tmp, path)
+        logger.info(
+            f"frame-mAP@0.5 on {cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: "
+            f"{metrics['frame_mAP@0.5']:.4f}"
+        )
+        for cls_name, ap in metrics["per_class"].items():
+            logger.info(f"  AP {cls_name}: {ap:.4f}" if not math.isnan(ap) else f"  AP {cls_name}: nan")
+        comm.synchronize()
+        return metrics

@@ -1,0 +1,279 @@
+"""Frame-mAP of AVA action detections, numerically identical to the official
+ActivityNet evaluator (``get_ava_performance.py`` of March 2019, the version with
+exclusions and the 50-detections cap).
+
+Rules it reproduces, including how ties are broken:
+
+* per key frame, detections pass through a min-heap of capacity 50 holding
+  ``(score, action_id, y1, x1, y2, x2)`` tuples (replacement only on a strictly
+  higher score) and are then stably sorted by descending score; ground truth
+  goes through the same heap without a cap (its 8th column, the person id,
+  plays the score);
+* detections with ``x1 >= x2`` or ``y1 >= y2`` are dropped after the cap;
+* per class, each detection in that order matches the ground truth of highest
+  IoU (first on ties, NaN counts as highest); it is a true positive if that IoU
+  is ``>= 0.5`` and the ground truth is not matched yet;
+* per class, the per-frame arrays are concatenated in the order frames first
+  appear in the detection file and sorted with numpy's default (unstable)
+  ``argsort``; AP is VOC all-point; classes without ground truth get NaN and the
+  mean is ``np.nanmean`` over an array indexed by class id.
+
+The heap is simulated in Python only for key frames where it can change the
+result: a score tie at the cap boundary, two selected detections of one class
+with equal scores, or a NaN score. Elsewhere a vectorized top-50 is identical.
+"""
+import heapq
+import logging
+from typing import Dict, List, Sequence, Set, Tuple
+
+import numpy as np
+
+from .ava_io import AVABoxRows
+
+__all__ = ["frame_map", "average_precision"]
+
+logger = logging.getLogger(__name__)
+
+
+def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Sequence[Dict],
+              excluded_keys: Set[Tuple[str, int]] = frozenset(), capacity: int = 50,
+              iou_threshold: float = 0.5, groundtruth_name: str = "ground truth") -> Dict:
+    """Frame-mAP at an IoU threshold.
+
+    Args:
+        groundtruth: ground-truth rows (already restricted to evaluated classes).
+        detections: detection rows in file order (already restricted likewise).
+        categories: ``[{"id", "name"}]`` of the label map.
+        excluded_keys: ``(video_id, timestamp)`` key frames left out entirely.
+        capacity: detections kept per key frame, across classes.
+        iou_threshold: minimum IoU of a true positive.
+        groundtruth_name: file name used in error messages.
+
+    Returns:
+        ``{"mAP": float, "per_class": {name: AP}}`` (NaN for classes without
+        ground truth), plus ``"num_detections"`` (after the cap and the box
+        check) and ``"num_unmatched_frames"`` (detected key frames without
+        ground truth; their detections are false positives).
+
+    Raises:
+        ValueError: on class ids below 1, or a ground-truth box with
+            ``x1 > x2`` or ``y1 > y2`` that a detection is compared with (the
+            official code fails there too).
+    """
+    if min(cat["id"] for cat in categories) < 1:
+        raise ValueError("class ids must be >= 1")
+    num_classes = max(cat["id"] for cat in categories)
+    gt_key, gt_action, gt_boxes, gt_lines = _official_groundtruth(groundtruth, excluded_keys)
+    det_key, det_action, det_score, det_boxes = _official_detections(detections, excluded_keys, capacity)
+
+    # Detections and ground truth meet in the ground truth's key numbering; -1 = none.
+    gt_index = {key: i for i, key in enumerate(groundtruth.keys)}
+    det_to_gt = np.array([gt_index.get(key, -1) for key in detections.keys] or [0], dtype=np.int64)
+    det_gt_key = det_to_gt[det_key]
+    tp = _match(det_gt_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold,
+                gt_lines, groundtruth_name)
+
+    num_gt = np.bincount(gt_action, minlength=num_classes + 1)[1:num_classes + 1]
+    ap = np.full(num_classes, np.nan)
+    starts = np.searchsorted(det_action, np.arange(1, num_classes + 2))
+    for c in np.flatnonzero(num_gt):
+        lo, hi = starts[c], starts[c + 1]
+        ap[c] = average_precision(det_score[lo:hi], tp[lo:hi], int(num_gt[c]))
+    with np.errstate(invalid="ignore"):
+        mean_ap = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+    return {
+        "mAP": mean_ap,
+        "per_class": {cat["name"]: float(ap[cat["id"] - 1]) for cat in categories},
+        "num_detections": int(len(det_score)),
+        "num_unmatched_frames": int(len(np.unique(det_key[det_gt_key < 0]))),
+    }
+
+
+def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> float:
+    """VOC all-point AP of one class, with the official code's exact operations.
+
+    Args:
+        scores: ``(N,)`` float64 detection scores, in the official concatenation
+            order (it decides how numpy's unstable argsort breaks ties).
+        tp: ``(N,)`` bool, true positives.
+        num_gt: number of ground-truth instances (> 0).
+    """
+    if len(scores) == 0:
+        return 0.0
+    order = np.argsort(scores)[::-1]
+    tp_sorted = tp.astype(int)[order]
+    cum_tp = np.cumsum(tp_sorted)
+    cum_fp = np.cumsum(1 - tp_sorted)
+    precision = cum_tp.astype(float) / (cum_tp + cum_fp)
+    recall = cum_tp.astype(float) / num_gt
+    recall = np.concatenate([[0], recall, [1]])
+    precision = np.concatenate([[0], precision, [0]])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    indices = np.where(recall[1:] != recall[:-1])[0] + 1
+    return float(np.sum((recall[indices] - recall[indices - 1]) * precision[indices]))
+
+
+def _official_order(entries: List[Tuple], capacity: int) -> List[Tuple]:
+    """The official per-key-frame heap (capacity < 1: unbounded), then a stable sort by -score."""
+    heap: List[Tuple] = []
+    for entry in entries:
+        if capacity < 1 or len(heap) < capacity:
+            heapq.heappush(heap, entry)
+        elif entry[0] > heap[0][0]:
+            heapq.heapreplace(heap, entry)
+    return sorted(heap, key=lambda entry: -entry[0])
+
+
+def _not_excluded(rows: AVABoxRows, excluded_keys: Set[Tuple[str, int]]) -> np.ndarray:
+    excluded = [i for i, key in enumerate(rows.keys) if key in excluded_keys]
+    return ~np.isin(rows.key, excluded)
+
+
+def _tuples_by_key(rows: AVABoxRows, index: np.ndarray):
+    """Yield ``(key, [(score, action_id, y1, x1, y2, x2, line)])`` in file order per key."""
+    if len(index) == 0:
+        return
+    index = index[np.argsort(rows.key[index], kind="stable")]
+    keys = rows.key[index]
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    x1, y1, x2, y2 = rows.boxes[index].T.tolist()
+    columns = list(zip(rows.score[index].tolist(), rows.action_id[index].tolist(), y1, x1, y2, x2))
+    for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(index)].tolist()):
+        yield int(keys[lo]), columns[lo:hi], rows.line[index[lo:hi]]
+
+
+def _official_groundtruth(rows: AVABoxRows, excluded_keys):
+    """Ground truth per key frame in the official order (heap, then stable sort by -score).
+
+    Returns key, action_id, boxes ``(M, 4)`` as ``y1, x1, y2, x2``, and the line of
+    each ground-truth box (for error messages).
+    """
+    keys, actions, boxes, lines = [], [], [], []
+    for key, entries, entry_lines in _tuples_by_key(rows, np.flatnonzero(_not_excluded(rows, excluded_keys))):
+        ordered = _official_order(entries, 0)
+        # Equal tuples are interchangeable, so each keeps the line of a row with its values.
+        line_of = {entry: line for entry, line in zip(reversed(entries), entry_lines[::-1].tolist())}
+        keys += [key] * len(ordered)
+        actions += [entry[1] for entry in ordered]
+        boxes += [entry[2:] for entry in ordered]
+        lines += [line_of[entry] for entry in ordered]
+    return (np.array(keys, dtype=np.int64), np.array(actions, dtype=np.int64),
+            np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(lines, dtype=np.int64))
+
+
+def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
+    """Detections after the cap and the box check, sorted by (class, frame order, rank).
+
+    Returns key, action_id, score and boxes ``(D, 4)`` as ``y1, x1, y2, x2``; within
+    a class they are in the order of the official per-class concatenation.
+    """
+    index = np.flatnonzero(_not_excluded(rows, excluded_keys))
+    key, score, action = rows.key[index], rows.score[index], rows.action_id[index]
+    num_keys = len(rows.keys)
+    order = np.lexsort((-score, key))  # stable: file order among equal scores
+    sorted_key, sorted_score = key[order], score[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    counts = np.diff(np.r_[starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(starts, counts)
+    selected = order[rank < capacity]
+
+    slow = np.zeros(num_keys, dtype=bool)
+    full = starts[counts > capacity]
+    slow[sorted_key[full[sorted_score[full + capacity - 1] == sorted_score[full + capacity]]]] = True
+    slow[key[np.isnan(score)]] = True
+    by_class = selected[np.lexsort((score[selected], action[selected], key[selected]))]
+    same = ((key[by_class][1:] == key[by_class][:-1]) & (action[by_class][1:] == action[by_class][:-1])
+            & (score[by_class][1:] == score[by_class][:-1]))
+    slow[key[by_class][1:][same]] = True
+
+    fast = ~slow[key[selected]]
+    fast_rows = index[selected[fast]]
+    x1, y1, x2, y2 = rows.boxes[fast_rows].T
+    out_key = [rows.key[fast_rows]]
+    out_rank = [rank[rank < capacity][fast]]
+    out_action = [rows.action_id[fast_rows]]
+    out_score = [rows.score[fast_rows]]
+    out_boxes = [np.stack([y1, x1, y2, x2], axis=1)]
+    slow_index = index[slow[key]]
+    if len(slow_index):
+        ks, ranks, entries = [], [], []
+        for k, key_entries, _ in _tuples_by_key(rows, slow_index):
+            ordered = _official_order(key_entries, capacity)
+            ks += [k] * len(ordered)
+            ranks += range(len(ordered))
+            entries += ordered
+        out_key.append(np.array(ks, dtype=np.int64))
+        out_rank.append(np.array(ranks, dtype=np.int64))
+        out_score.append(np.array([e[0] for e in entries], dtype=np.float64))
+        out_action.append(np.array([e[1] for e in entries], dtype=np.int64))
+        out_boxes.append(np.array([e[2:6] for e in entries], dtype=np.float64).reshape(-1, 4))
+    logger.debug("exact heap simulated for %d of %d key frames", int(slow.sum()), num_keys)
+    key, rank, action = np.concatenate(out_key), np.concatenate(out_rank), np.concatenate(out_action)
+    score, boxes = np.concatenate(out_score), np.concatenate(out_boxes)
+
+    valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+    # Frames are visited in the order their first evaluated row appears in the file.
+    first_keys, first_rows = np.unique(rows.key, return_index=True)
+    frame_order = np.zeros(num_keys, dtype=np.int64)
+    frame_order[first_keys[np.argsort(first_rows)]] = np.arange(len(first_keys))
+    final = np.flatnonzero(valid)
+    final = final[np.lexsort((rank[final], frame_order[key[final]], action[final]))]
+    return key[final], action[final], score[final], boxes[final]
+
+
+def _match(det_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold, gt_lines, gt_name):
+    """True-positive flags: greedy matching to the argmax-IoU ground truth of the same frame and class.
+
+    Detections within one (frame, class) must come in the official order.
+    """
+    num_det = len(det_key)
+    tp = np.zeros(num_det, dtype=bool)
+    if num_det == 0 or len(gt_key) == 0:
+        return tp
+    stride = int(max(det_action.max(), gt_action.max())) + 1
+    gt_group = gt_key * stride + gt_action
+    gt_order = np.argsort(gt_group, kind="stable")  # keeps the official order within a group
+    gt_sorted = gt_group[gt_order]
+    det_group = np.where(det_key >= 0, det_key * stride + det_action, -1)
+    lo = np.searchsorted(gt_sorted, det_group, side="left")
+    hi = np.where(det_key >= 0, np.searchsorted(gt_sorted, det_group, side="right"), lo)
+    per_det = hi - lo
+    pair_det = np.repeat(np.arange(num_det), per_det)
+    pair_gt = gt_order[np.repeat(lo - np.cumsum(per_det) + per_det, per_det) + np.arange(len(pair_det))]
+    if len(pair_det) == 0:
+        return tp
+
+    gt_used = gt_boxes[pair_gt]
+    invalid = (gt_used[:, 0] > gt_used[:, 2]) | (gt_used[:, 1] > gt_used[:, 3])
+    if invalid.any():
+        line = int(gt_lines[pair_gt[np.argmax(invalid)]])
+        raise ValueError(f"{gt_name}:{line}: ground-truth box has x1 > x2 or y1 > y2")
+    iou = _pairwise_iou(det_boxes[pair_det], gt_used)
+
+    # np.argmax per detection: first maximum, and a NaN beats everything.
+    firsts = np.cumsum(per_det) - per_det
+    has_pairs = per_det > 0
+    seg_starts = firsts[has_pairs]
+    seg_max = np.maximum.reduceat(iou, seg_starts)  # NaN-propagating, like argmax's NaN rule
+    seg_max_rep = np.repeat(seg_max, per_det[has_pairs])
+    hit = (iou == seg_max_rep) | (np.isnan(iou) & np.isnan(seg_max_rep))
+    positions = np.where(hit, np.arange(len(iou)), len(iou))
+    best = np.minimum.reduceat(positions, seg_starts)
+    dets = np.flatnonzero(has_pairs)
+    candidate = iou[best] >= iou_threshold
+    dets, best_gt = dets[candidate], pair_gt[best[candidate]]
+    # A ground truth goes to the first detection (in order) whose best match it is.
+    _, first = np.unique(best_gt, return_index=True)
+    tp[dets[first]] = True
+    return tp
+
+
+def _pairwise_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU of row-aligned ``y1, x1, y2, x2`` boxes, with np_box_ops' exact operations."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        heights = np.maximum(0.0, np.minimum(det[:, 2], gt[:, 2]) - np.maximum(det[:, 0], gt[:, 0]))
+        widths = np.maximum(0.0, np.minimum(det[:, 3], gt[:, 3]) - np.maximum(det[:, 1], gt[:, 1]))
+        intersect = heights * widths
+        det_area = (det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])
+        gt_area = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
+        return intersect / (det_area + gt_area - intersect)

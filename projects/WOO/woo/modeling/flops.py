@@ -1,0 +1,116 @@
+"""``woo flops``: GFLOPs (fvcore, one multiply-add = one flop) and parameters per clip."""
+import argparse
+import json
+import logging
+import os
+from typing import Dict, Tuple
+
+import torch
+from torch import nn
+
+__all__ = ["add_arguments", "main", "count_flops"]
+
+logger = logging.getLogger(__name__)
+
+
+class _ClipToTensors(nn.Module):
+    """Tensor-in, tensors-out view of a WOO model, as tracing needs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, clip: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        result = self.model([{"clip": clip, "image_size": tuple(clip.shape[-2:])}])[0]
+        return result["boxes"], result["scores"], result["actions"]
+
+
+def _shape(value) -> Tuple[int, ...]:
+    return tuple(value.type().sizes())
+
+
+def _native_mha_flops(inputs, outputs) -> int:
+    """nn.MultiheadAttention's inference fast path: projections plus the two matmuls."""
+    q, k = _shape(inputs[0]), _shape(inputs[1])  # (B, L_q, E), (B, L_k, E)
+    b, lq, e = q
+    lk = k[1]
+    projections = b * (lq + 2 * lk) * e * e + b * lq * e * e
+    return projections + 2 * b * lq * lk * e
+
+
+def _sdpa_flops(inputs, outputs) -> int:
+    """softmax(Q K^T) V: two matmuls of (..., L_q, D) by (..., L_k, D)."""
+    q, k = _shape(inputs[0]), _shape(inputs[1])
+    batch = 1
+    for size in q[:-2]:
+        batch *= size
+    return 2 * batch * q[-2] * k[-2] * q[-1]
+
+
+def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> Dict:
+    """FLOPs of ``model`` at inference on one (3, T, H, W) clip.
+
+    Returns:
+        {"gflops", "params_m", "by_module" (GFLOPs of the top-level children),
+        "uncounted_ops" ({op: calls} fvcore has no formula for)}.
+    """
+    from fvcore.nn import FlopCountAnalysis
+
+    model.eval()
+    # Every proposal goes through the action head whatever its score, so the
+    # count does not depend on how confident an untrained model is.
+    clip = torch.zeros(3, num_frames, height, width)
+    analysis = FlopCountAnalysis(_ClipToTensors(model), (clip,))
+    # fvcore has no formula for these attention kernels; without one they count 0.
+    analysis.set_op_handle("aten::_native_multi_head_attention", _native_mha_flops,
+                           "aten::scaled_dot_product_attention", _sdpa_flops)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    with torch.no_grad():
+        total = analysis.total()
+        by_module = analysis.by_module()
+    children = {name: by_module.get(f"model.{name}", 0) / 1e9 for name, _ in model.named_children()}
+    return {
+        "gflops": total / 1e9,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "by_module": children,
+        "uncounted_ops": dict(analysis.unsupported_ops()),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-file", required=True, help="WOO YAML config")
+    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"),
+                        help="frame height and width (default 256 455: AVA's 16:9, short side 256)")
+    parser.add_argument("--json", default="", help="also write the result to this JSON file")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+
+
+def main(args: argparse.Namespace) -> int:
+    from woo.config import get_cfg
+
+    from .meta_arch import build_model
+
+    cfg = get_cfg()
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.VIDEO_RESNET.PRETRAINED = ""  # weights do not change the count
+    cfg.freeze()
+    height, width = args.input_size
+    result = count_flops(build_model(cfg), cfg.INPUT.NUM_FRAMES, height, width)
+    result.update(config=args.config_file, input_size=[height, width],
+                  num_frames=cfg.INPUT.NUM_FRAMES)
+    print(f"{args.config_file}: {result['gflops']:.1f} GFLOPs, {result['params_m']:.2f} M "
+          f"parameters per clip of {cfg.INPUT.NUM_FRAMES}x{height}x{width}")
+    for name, gflops in result["by_module"].items():
+        print(f"  {name}: {gflops:.2f} GFLOPs")
+    if result["uncounted_ops"]:
+        print("  not counted (no fvcore formula): " + ", ".join(
+            f"{op} x{n}" for op, n in sorted(result["uncounted_ops"].items())))
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(tmp, args.json)
+    return 0

@@ -1,0 +1,220 @@
+"""WOO meta-architecture: one video backbone for actor localization and action
+classification (key-frame FPN + Sparse R-CNN style actor head + action head)."""
+import logging
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+from .action_head import ActionHead
+from .actor_head import ActorLocalizationHead
+from .backbone import build_backbone
+from .criterion import SetCriterion
+from .key_frame_fpn import KeyFrameFPN
+from .matcher import HungarianMatcher
+from .registry import META_ARCH_REGISTRY
+
+__all__ = ["WOO", "build_model"]
+
+logger = logging.getLogger(__name__)
+
+
+def _check_config(cfg) -> None:
+    w, r = cfg.MODEL.WOO, cfg.MODEL.VIDEO_RESNET
+    if w.HIDDEN_DIM % w.NUM_HEADS:
+        raise ValueError(f"MODEL.WOO.HIDDEN_DIM ({w.HIDDEN_DIM}) must be divisible by "
+                         f"MODEL.WOO.NUM_HEADS ({w.NUM_HEADS})")
+    if r.ARCH == "slowfast" and cfg.INPUT.NUM_FRAMES % r.ALPHA:
+        raise ValueError(f"INPUT.NUM_FRAMES ({cfg.INPUT.NUM_FRAMES}) must be a multiple of "
+                         f"MODEL.VIDEO_RESNET.ALPHA ({r.ALPHA}) for SlowFast")
+    if not 0.0 <= w.SCORE_THRESH_TEST < 1.0:
+        raise ValueError(f"MODEL.WOO.SCORE_THRESH_TEST must be in [0, 1), got {w.SCORE_THRESH_TEST}")
+    for key in ("NUM_PROPOSALS", "NUM_STAGES", "NUM_ACTIONS"):
+        if w[key] < 1:
+            raise ValueError(f"MODEL.WOO.{key} must be >= 1, got {w[key]}")
+    if not w.USE_FPN and r.RES5_DILATION != 2:
+        logger.warning("MODEL.WOO.USE_FPN is False with MODEL.VIDEO_RESNET.RES5_DILATION %d; "
+                       "the paper's ablation uses dilation 2", r.RES5_DILATION)
+
+
+@META_ARCH_REGISTRY.register()
+class WOO(nn.Module):
+    """Watch Only Once: end-to-end actor detection and action classification.
+
+    Input: a list of clip dicts (see the model contract); output: a dict of
+    weighted losses in training, and one result dict per clip at inference.
+    """
+
+    def __init__(self, *, backbone: nn.Module, key_frame_fpn: KeyFrameFPN,
+                 actor_head: ActorLocalizationHead, action_head: ActionHead,
+                 criterion: SetCriterion, pixel_mean, pixel_std, num_frames: int,
+                 score_thresh: float = 0.7, detections_per_clip: int = 100,
+                 deep_supervision: bool = True, size_divisibility: int = 32):
+        """
+        Args:
+            backbone: video backbone; ``forward(clip) -> {"res2".."res5": [per pathway]}``.
+            key_frame_fpn: pyramid on the key-frame slices.
+            actor_head: proposals refined into actor boxes and scores.
+            action_head: action logits of the final boxes.
+            criterion: training losses.
+            pixel_mean: per-channel RGB mean in 0..255.
+            pixel_std: per-channel RGB std in 0..255.
+            num_frames: frames T every input clip must have.
+            score_thresh: keep actors whose actor score is above this at inference.
+            detections_per_clip: at most this many actors per clip at inference.
+            deep_supervision: add the losses of every earlier actor-head stage.
+            size_divisibility: pad height and width to a multiple of this.
+        """
+        super().__init__()
+        self.backbone = backbone
+        self.key_frame_fpn = key_frame_fpn
+        self.actor_head = actor_head
+        self.action_head = action_head
+        self.criterion = criterion
+        self.num_frames = num_frames
+        self.score_thresh = score_thresh
+        self.detections_per_clip = detections_per_clip
+        self.deep_supervision = deep_supervision
+        self.size_divisibility = size_divisibility
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1, 1), False)
+        # New layers start from Xavier; the backbone keeps its (Kinetics) init.
+        for module in (key_frame_fpn, actor_head, action_head):
+            for p in module.parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_uniform_(p)
+        actor_head.reset_proposals()
+
+    @classmethod
+    def from_config(cls, cfg) -> "WOO":
+        _check_config(cfg)
+        w = cfg.MODEL.WOO
+        backbone = build_backbone(cfg)
+        shape = backbone.output_shape()
+        fpn = KeyFrameFPN.from_config(cfg, shape)
+        matcher = HungarianMatcher(cost_class=w.CLASS_WEIGHT, cost_bbox=w.L1_WEIGHT,
+                                   cost_giou=w.GIOU_WEIGHT)
+        criterion = SetCriterion(matcher=matcher, class_weight=w.CLASS_WEIGHT,
+                                 l1_weight=w.L1_WEIGHT, giou_weight=w.GIOU_WEIGHT,
+                                 action_weight=w.ACTION_WEIGHT, no_actor_weight=w.NO_ACTOR_WEIGHT)
+        return cls(
+            backbone=backbone,
+            key_frame_fpn=fpn,
+            actor_head=ActorLocalizationHead.from_config(cfg, fpn.level_names),
+            action_head=ActionHead.from_config(cfg, shape["res5"].channels, shape["res5"].stride),
+            criterion=criterion,
+            pixel_mean=cfg.MODEL.PIXEL_MEAN,
+            pixel_std=cfg.MODEL.PIXEL_STD,
+            num_frames=cfg.INPUT.NUM_FRAMES,
+            score_thresh=w.SCORE_THRESH_TEST,
+            detections_per_clip=cfg.TEST.DETECTIONS_PER_IMAGE,
+            deep_supervision=w.DEEP_SUPERVISION,
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def preprocess(self, batched_inputs: List[Dict]):
+        """Normalize and zero-pad the clips into one batch.
+
+        Returns:
+            clips (N, 3, T, H_pad, W_pad) float, image_sizes (N, 2) int64 unpadded (H, W).
+        """
+        clips, sizes = [], []
+        for i, d in enumerate(batched_inputs):
+            clip = torch.as_tensor(d["clip"])
+            if clip.dim() != 4 or clip.shape[0] != 3 or clip.shape[1] != self.num_frames:
+                raise ValueError(f"input {i}: 'clip' must be (3, T={self.num_frames} "
+                                 f"(INPUT.NUM_FRAMES), H, W), got {tuple(clip.shape)}")
+            h, w = (int(v) for v in d.get("image_size", clip.shape[-2:]))
+            if h > clip.shape[2] or w > clip.shape[3]:
+                raise ValueError(f"input {i}: image_size {(h, w)} exceeds clip {tuple(clip.shape)}")
+            clips.append(clip)
+            sizes.append((h, w))
+        div = self.size_divisibility
+        max_h = -(-max(c.shape[2] for c in clips) // div) * div
+        max_w = -(-max(c.shape[3] for c in clips) // div) * div
+        # Padding after normalization: zeros are the mean colour.
+        batch = torch.zeros(len(clips), 3, self.num_frames, max_h, max_w, device=self.device)
+        for b, clip in zip(batch, clips):
+            clip = clip.to(self.device, torch.float32, non_blocking=True)
+            b[:, :, : clip.shape[2], : clip.shape[3]] = (clip - self.pixel_mean) / self.pixel_std
+        return batch, torch.tensor(sizes, device=self.device)
+
+    def _targets(self, batched_inputs: List[Dict], image_sizes: torch.Tensor) -> List[Dict]:
+        targets = []
+        for i, (d, (h, w)) in enumerate(zip(batched_inputs, image_sizes.tolist())):
+            if "gt_boxes" not in d or "gt_actions" not in d:
+                raise KeyError(f"input {i}: training needs 'gt_boxes' and 'gt_actions'")
+            boxes = torch.as_tensor(d["gt_boxes"], dtype=torch.float32, device=self.device)
+            actions = torch.as_tensor(d["gt_actions"], dtype=torch.float32, device=self.device)
+            num_actions = self.action_head.classifier.out_features
+            if boxes.dim() != 2 or boxes.shape[1] != 4 or actions.shape != (len(boxes), num_actions):
+                raise ValueError(f"input {i}: 'gt_boxes' must be (K, 4) and 'gt_actions' (K, "
+                                 f"{num_actions}), got {tuple(boxes.shape)} and {tuple(actions.shape)}")
+            scale = boxes.new_tensor([w, h, w, h])
+            targets.append({"boxes": boxes / scale, "actions": actions})
+        return targets
+
+    def forward(self, batched_inputs: List[Dict]):
+        """
+        Args:
+            batched_inputs: per clip {"clip": (3, T, H, W) 0..255 RGB, "image_size": (H, W),
+                and in training "gt_boxes" (K, 4) pixels, "gt_actions" (K, C) multi-hot}.
+
+        Returns:
+            training: dict of weighted losses.
+            inference: per clip {"boxes" (N, 4) pixels, "scores" (N,), "actions" (N, C)}.
+        """
+        clips, image_sizes = self.preprocess(batched_inputs)
+        features = self.backbone(clips)
+        stages = self.actor_head(self.key_frame_fpn(features), image_sizes, tuple(clips.shape[-2:]))
+        final = stages[-1]
+        action_logits = self.action_head(features["res5"], final["boxes"].detach(), final["features"])
+        if not self.training:
+            return self.inference(final["logits"], final["boxes"], action_logits, image_sizes)
+
+        whwh = image_sizes.flip(1).repeat(1, 2).to(torch.float32)[:, None]  # (N, 1, 4)
+        outputs = {"logits": final["logits"], "boxes": final["boxes"] / whwh,
+                   "actions": action_logits}
+        if self.deep_supervision:
+            outputs["aux_outputs"] = [{"logits": s["logits"], "boxes": s["boxes"] / whwh}
+                                      for s in stages[:-1]]
+        return self.criterion(outputs, self._targets(batched_inputs, image_sizes))
+
+    def inference(self, logits: torch.Tensor, boxes: torch.Tensor, action_logits: torch.Tensor,
+                  image_sizes: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
+        """
+        Args:
+            logits: (N, P, 2) actor/no-actor logits.
+            boxes: (N, P, 4) pixels.
+            action_logits: (N, P, C).
+            image_sizes: (N, 2) unpadded (H, W).
+
+        Returns:
+            per clip {"boxes" (M, 4) clipped to the clip, "scores" (M,) actor
+            probabilities > score_thresh, best first, "actions" (M, C) sigmoid}, M <= the cap.
+        """
+        scores = logits.softmax(-1)[..., 0]
+        actions = action_logits.sigmoid()
+        results = []
+        for s, b, a, (h, w) in zip(scores, boxes, actions, image_sizes):
+            keep = torch.nonzero(s > self.score_thresh).flatten()
+            keep = keep[s[keep].argsort(descending=True)[: self.detections_per_clip]]
+            b = torch.stack([b[keep, 0].clamp(0, w), b[keep, 1].clamp(0, h),
+                             b[keep, 2].clamp(0, w), b[keep, 3].clamp(0, h)], dim=1)
+            results.append({"boxes": b, "scores": s[keep], "actions": a[keep]})
+        return results
+
+
+def build_model(cfg) -> nn.Module:
+    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE``; load the Kinetics
+    backbone from ``cfg.MODEL.VIDEO_RESNET.PRETRAINED`` when set."""
+    model = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE).from_config(cfg)
+    model.to(torch.device(cfg.MODEL.DEVICE))
+    if cfg.MODEL.VIDEO_RESNET.PRETRAINED:
+        from .kinetics_init import load_kinetics_backbone
+
+        load_kinetics_backbone(model, cfg.MODEL.VIDEO_RESNET.PRETRAINED)
+    return model

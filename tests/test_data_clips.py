@@ -1,0 +1,146 @@
+"""Clip sampling at video edges, box transforms and the clip mapper."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from woo.config import get_cfg
+from woo.data.clip_sampling import clip_frame_indices
+from woo.data.mapper import ClipMapper, read_frames
+from woo.data.transforms import hflip_boxes, resize_clip, resized_shape, sample_short_side
+
+
+def test_clip_is_centred_on_the_key_frame():
+    np.testing.assert_array_equal(clip_frame_indices(60, 8, 4, 300), [44, 48, 52, 56, 60, 64, 68, 72])
+    # odd T: key frame still at position T // 2
+    np.testing.assert_array_equal(clip_frame_indices(10, 3, 2, 100), [8, 10, 12])
+    # slow pathway of SlowFast (alpha 4) keeps the key frame in the middle
+    fast = clip_frame_indices(500, 32, 2, 1000)
+    assert fast[16] == 500 and fast[::4][4] == 500
+
+
+def test_clip_is_clamped_at_video_edges():
+    np.testing.assert_array_equal(clip_frame_indices(3, 4, 2, 10), [0, 1, 3, 5])
+    np.testing.assert_array_equal(clip_frame_indices(9, 4, 2, 10), [5, 7, 9, 9])
+    np.testing.assert_array_equal(clip_frame_indices(0, 3, 5, 1), [0, 0, 0])
+    with pytest.raises(ValueError, match="key frame 10 outside"):
+        clip_frame_indices(10, 4, 2, 10)
+
+
+def test_resized_shape_keeps_short_side_and_caps_long_side():
+    assert resized_shape(360, 640, 256, 1333) == (256, 455)
+    assert resized_shape(640, 360, 320, 1333) == (569, 320)
+    # the long side would be 1400 > 1000: shrink to fit
+    assert resized_shape(100, 500, 280, 1000) == (200, 1000)
+
+
+def test_short_side_sampling():
+    gen = torch.Generator().manual_seed(0)
+    sizes = {sample_short_side((256, 320), "range", gen) for _ in range(300)}
+    assert min(sizes) == 256 and max(sizes) == 320
+    assert {sample_short_side((10, 30), "choice", gen) for _ in range(50)} == {10, 30}
+    with pytest.raises(ValueError, match="'range' or 'choice'"):
+        sample_short_side((256,), "uniform")
+
+
+def test_hflip_boxes():
+    boxes = np.array([[0.1, 0.2, 0.3, 0.4]], np.float32)
+    np.testing.assert_allclose(hflip_boxes(boxes, 1.0), [[0.7, 0.2, 0.9, 0.4]], atol=1e-6)
+    np.testing.assert_allclose(hflip_boxes(boxes * 100, 100), [[70, 20, 90, 40]], atol=1e-4)
+    np.testing.assert_allclose(hflip_boxes(hflip_boxes(boxes, 1.0), 1.0), boxes, atol=1e-6)
+
+
+def _video(tmp_path, num_frames=20, size=(24, 32)):
+    """Frames whose pixel value is the frame index, with a white block at x 4..11, y 6..13."""
+    paths = []
+    for i in range(num_frames):
+        frame = np.full(size + (3,), i, np.uint8)
+        frame[6:14, 4:12] = 255
+        frame[0:4, 0:4] = (0, 0, 200)  # BGR red: checks the RGB conversion
+        path = str(tmp_path / f"v_{i + 1:06d}.jpg")
+        cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        paths.append(path)
+    return paths
+
+
+def _record(paths, key=10):
+    return {
+        "video_id": "v",
+        "timestamp": 902,
+        "frame_paths": paths,
+        "key_frame_index": key,
+        "height": 24,
+        "width": 32,
+        "boxes": np.array([[4 / 32, 6 / 24, 12 / 32, 14 / 24]], np.float32),
+        "actions": np.array([[0, 1, 0]], np.float32),
+    }
+
+
+def test_test_mapper_output(tmp_path):
+    mapper = ClipMapper(False, num_frames=4, sampling_rate=3, min_size=(48,), max_size=1333)
+    out = mapper(_record(_video(tmp_path), key=2))
+    assert out["clip"].dtype == torch.uint8 and out["clip"].shape == (3, 4, 48, 64)
+    assert out["image_size"] == (48, 64) and (out["height"], out["width"]) == (24, 32)
+    assert (out["video_id"], out["timestamp"]) == ("v", 902)
+    # frames 0, 0, 2, 5: clamped at the start; background value = frame index (JPEG tolerance)
+    np.testing.assert_allclose(out["clip"][1, :, 40, 60].float(), [0, 0, 2, 5], atol=2)
+    assert out["clip"][0, 0, 2, 2] > 150 and out["clip"][2, 0, 2, 2] < 50  # RGB: red first
+    torch.testing.assert_close(out["gt_boxes"], torch.tensor([[8.0, 12.0, 24.0, 28.0]]))
+    assert out["gt_boxes"].dtype == torch.float32
+    torch.testing.assert_close(out["gt_actions"], torch.tensor([[0.0, 1.0, 0.0]]))
+    # the box sits on the white block of the resized clip
+    inside = out["clip"][:, 2, 13:27, 9:23].float().mean()
+    assert inside > 240
+
+
+def test_train_mapper_flips_boxes_with_pixels(tmp_path):
+    mapper = ClipMapper(
+        True, num_frames=2, sampling_rate=1, min_size=(24, 48), max_size=1333,
+        min_size_sampling="range", random_flip=True,
+    )
+    record = _record(_video(tmp_path, num_frames=3), key=1)
+    torch.manual_seed(0)
+    seen_flips, sizes = set(), set()
+    for _ in range(16):
+        out = mapper(record)
+        h, w = out["image_size"]
+        sizes.add(h)
+        assert out["clip"].shape == (3, 2, h, w) and w == int(h * 32 / 24 + 0.5)
+        x1, y1, x2, y2 = out["gt_boxes"][0].tolist()
+        flipped = x1 > w / 2
+        seen_flips.add(flipped)
+        expected_x1 = (w - 12 * w / 32) if flipped else 4 * w / 32
+        assert x1 == pytest.approx(expected_x1, abs=1e-3)
+        # the white block moves with the box
+        cx, cy = int((x1 + x2) / 2), int((y1 + y2) / 2)
+        assert out["clip"][:, 1, cy, cx].min() > 240
+    assert seen_flips == {True, False} and len(sizes) > 3
+
+
+def test_mapper_from_config():
+    cfg = get_cfg()
+    cfg.INPUT.NUM_FRAMES, cfg.INPUT.SAMPLING_RATE = 8, 4
+    train = ClipMapper.from_config(cfg, is_train=True)
+    assert (train.num_frames, train.sampling_rate, train.min_size, train.max_size) == (8, 4, (256, 320), 1333)
+    assert train.random_flip and train.min_size_sampling == "range"
+    test = ClipMapper.from_config(cfg, is_train=False)
+    assert test.min_size == (256,) and not test.random_flip
+    cfg.INPUT.RANDOM_FLIP = "vertical"
+    with pytest.raises(ValueError, match="RANDOM_FLIP"):
+        ClipMapper.from_config(cfg, is_train=True)
+
+
+def test_missing_or_corrupt_frame_names_its_path(tmp_path):
+    paths = _video(tmp_path, num_frames=3)
+    with pytest.raises(FileNotFoundError, match="missing frame .*nope.jpg"):
+        read_frames([paths[0], str(tmp_path / "nope.jpg")])
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(OSError, match="cannot decode frame .*bad.jpg"):
+        read_frames([str(tmp_path / "bad.jpg")])
+
+
+def test_resize_clip_resizes_every_frame():
+    frames = np.zeros((3, 10, 20, 3), np.uint8)
+    frames[1] = 100
+    out = resize_clip(frames, (5, 10))
+    assert out.shape == (3, 5, 10, 3) and out[1].min() == 100 and out[0].max() == 0

@@ -1,0 +1,130 @@
+"""The synthetic AVA-format dataset: deterministic, AVA layout, readable by the AVA reader."""
+import filecmp
+import os
+
+import numpy as np
+import pytest
+
+from woo.data import synthetic
+from woo.data.ava_io import read_annotations, read_exclusions, read_frame_list, read_labelmap
+from woo.data.catalog import AVASplit
+from woo.data.dataset import load_ava_records
+from woo.data.synthetic import ACTIONS, SyntheticConfig, generate, split_files
+
+TINY = SyntheticConfig(seed=3, train_videos=3, val_videos=2, key_frames=4, width=64, height=48)
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("synth") / "a")
+    generate(out, TINY)
+    return out
+
+
+def test_same_seed_gives_byte_identical_output(tiny, tmp_path):
+    again = str(tmp_path / "b")
+    generate(again, TINY)
+    files = _tree(tiny)
+    assert files == _tree(again) and len(files) > 5 * 180
+    match, mismatch, errors = filecmp.cmpfiles(tiny, again, files, shallow=False)
+    assert not mismatch and not errors
+    other = str(tmp_path / "c")
+    generate(other, SyntheticConfig(**{**TINY.__dict__, "seed": 4}))
+    name = "annotations/woo_synthetic_train_v1.0.csv"
+    assert not filecmp.cmp(os.path.join(tiny, name), os.path.join(other, name), shallow=False)
+
+
+def test_layout_is_avas(tiny):
+    for subset, videos in (("train", 3), ("val", 2)):
+        files = split_files(tiny, subset)
+        assert subset in os.path.basename(files["annotations"])
+        frames = read_frame_list(files["frame_list"])
+        assert len(frames) == videos
+        for video_id, paths in frames.items():
+            assert len(paths) == (4 + 2) * 30
+            assert paths[0] == f"{video_id}/{video_id}_000001.jpg"
+            assert all(os.path.isfile(os.path.join(files["frames_dir"], p)) for p in paths)
+        with open(files["frame_list"]) as f:
+            assert f.readline().strip() == "original_vido_id video_idx frame_id path labels"
+        assert len(read_exclusions(files["exclusions"])) == 2
+    categories, ids = read_labelmap(split_files(tiny, "train")["label_map"])
+    assert [(c["id"], c["name"]) for c in categories] == ACTIONS and ids == {1, 2, 3, 4, 5, 6}
+
+
+def test_reads_back_through_the_ava_reader(tiny):
+    files = split_files(tiny, "train")
+    records = load_ava_records(AVASplit(name="t", all_key_frames=True, **files))
+    excluded = read_exclusions(files["exclusions"])
+    keys = {(r["video_id"], r["timestamp"]) for r in records}
+    assert len(records) == 3 * 4 - 2 and not keys & excluded
+    assert all(902 <= t <= 905 for _, t in keys)
+    boxes, stats = read_annotations(files["annotations"], class_ids={1, 2, 3, 4, 5, 6})
+    assert not stats  # the generator writes no quirk
+    by_key = {(r["video_id"], r["timestamp"]): r for r in records}
+    for key, people in boxes.items():
+        assert len(by_key[key]["boxes"]) == len(people)
+    counts = [len(r["boxes"]) for r in records]
+    assert 0 in counts and max(counts) >= 2  # empty key frames and crowded ones
+    actions = np.concatenate([r["actions"] for r in records])
+    # one motion class per actor; some actors also have appearance classes
+    np.testing.assert_array_equal(actions[:, :3].sum(1), 1)
+    assert (actions.sum(1) >= 2).any()
+    assert all(r["height"] == 48 and r["width"] == 64 for r in records)
+    assert all((0 <= r["boxes"]).all() and (r["boxes"] <= 1).all() for r in records)
+
+
+def _actor(actions):
+    return synthetic._Actor(
+        person_id=0, actions=actions, color=(220, 40, 40), first_frame=0, end_frame=100,
+        x0=60.0, foot0=90.0, body_w=14, body_h=30, velocity=1.5, amplitude=6.0, period=24.0, phase=0.0,
+    )
+
+
+def test_motion_classes_look_the_same_on_one_frame_and_differ_over_time():
+    images = []
+    for motion in (1, 2, 3):
+        image = np.zeros((120, 160, 3), np.uint8)
+        box = synthetic._draw_actor(image, _actor((motion,)), 60.0, 90.0)
+        images.append((image, box))
+    for image, box in images[1:]:
+        np.testing.assert_array_equal(image, images[0][0])
+        assert box == images[0][1]
+    stand, walk, bob = (_actor((m,)) for m in (1, 2, 3))
+    positions = {name: [synthetic._position(a, t, 160) for t in range(0, 33, 8)] for name, a in
+                 (("stand", stand), ("walk", walk), ("bob", bob))}
+    assert len(set(positions["stand"])) == 1
+    assert len({x for x, _ in positions["walk"]}) == 5 and len({y for _, y in positions["walk"]}) == 1
+    assert len({x for x, _ in positions["bob"]}) == 1 and np.ptp([y for _, y in positions["bob"]]) > 6
+
+
+def test_appearance_classes_change_the_key_frame():
+    plain = np.zeros((120, 160, 3), np.uint8)
+    plain_box = synthetic._draw_actor(plain, _actor((1,)), 60.0, 90.0)
+    for extra in (4, 6):
+        image = np.zeros_like(plain)
+        box = synthetic._draw_actor(image, _actor((1, extra)), 60.0, 90.0)
+        assert (image != plain).any() and box != plain_box
+
+
+def test_walkers_bounce_inside_the_frame():
+    assert synthetic._reflect(5.0, 0.0, 10.0) == 5.0
+    assert synthetic._reflect(12.0, 0.0, 10.0) == 8.0
+    assert synthetic._reflect(-3.0, 0.0, 10.0) == 3.0
+
+
+def test_synth_command(tmp_path, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    synthetic.add_arguments(parser)
+    out = str(tmp_path / "s")
+    args = parser.parse_args(["--out", out, "--videos", "3", "--key-frames", "2", "--width", "48", "--height", "32"])
+    assert synthetic.main(args) == 0
+    assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3
+    assert len(read_frame_list(split_files(out, "val")["frame_list"])) == 1
+    assert synthetic.main(args) == 1 and "exists" in capsys.readouterr().out
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
