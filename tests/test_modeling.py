@@ -107,17 +107,18 @@ def test_actor_head_shapes_and_gradients():
                        dim_dynamic=4, num_dynamic=2, pooler_resolution=3)
     head = ActorLocalizationHead(stage=stage, num_stages=3, num_proposals=6, hidden_dim=16,
                                  level_names=("p2", "p3"), pooler_resolution=3)
-    feats = {"p2": torch.randn(2, 16, 16, 16, requires_grad=True),
-             "p3": torch.randn(2, 16, 8, 8, requires_grad=True)}
-    sizes = torch.tensor([[64, 64], [48, 60]])
+    feats = {"p2": torch.randn(2, 16, 64, 64, requires_grad=True),
+             "p3": torch.randn(2, 16, 32, 32, requires_grad=True)}
+    sizes = torch.tensor([[256, 256], [192, 240]])
     init = head.initial_boxes(sizes)
-    assert torch.allclose(init[1], torch.tensor([[0.0, 0.0, 60.0, 48.0]]).expand(6, 4))
-    outs = head(feats, sizes, (64, 64))
+    assert torch.allclose(init[1], torch.tensor([[0.0, 0.0, 240.0, 192.0]]).expand(6, 4))
+    outs = head(feats, sizes, (256, 256))
     assert len(outs) == 3
     assert outs[-1]["logits"].shape == (2, 6, 2) and outs[-1]["boxes"].shape == (2, 6, 4)
     assert outs[-1]["features"].shape == (2, 6, 16)
     sum(o["logits"].sum() + o["boxes"].sum() for o in outs).backward()
-    assert feats["p2"].grad.abs().sum() > 0 and feats["p3"].grad.abs().sum() > 0
+    # whole-frame proposals (>= 112 px) pool from the coarsest level, p3
+    assert feats["p3"].grad[:, :, :24, :30].abs().sum(dim=(1, 2, 3)).min() > 0
     assert head.init_features.weight.grad.abs().sum() > 0
 
 

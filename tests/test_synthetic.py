@@ -128,3 +128,12 @@ def test_synth_command(tmp_path, capsys):
     assert len(read_frame_list(split_files(out, "val")["frame_list"])) == 1
     assert synthetic.main(args) == 1 and "exists" in capsys.readouterr().out
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+
+
+def test_non_default_dataset_is_used_with_a_warning(tmp_path, caplog):
+    out = str(tmp_path / "woo_synthetic")
+    generate(out, TINY)
+    with caplog.at_level("WARNING"):
+        assert synthetic.ensure_synthetic(out) == out
+    assert "differs from the default synthetic dataset" in caplog.text
+    assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3

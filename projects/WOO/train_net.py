@@ -11,7 +11,6 @@ import os
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
-import woo.d2  # noqa: F401  (registers the model, backbone and datasets)
 from woo.d2 import AVAEvaluator, build_clip_test_loader, build_clip_train_loader, get_cfg
 from woo.d2.solver import build_lr_scheduler, build_optimizer
 

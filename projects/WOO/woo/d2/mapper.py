@@ -1,10 +1,10 @@
 """A detectron2 dataset mapper for WOO's key-frame records."""
-from typing import Dict
+from typing import Callable, Dict
 
 from detectron2.config import configurable
 from detectron2.structures import Boxes, Instances
 
-from woo.data.mapper import ClipMapper
+from woo.engine.train_loader import build_clip_mapper
 
 __all__ = ["ClipDatasetMapper"]
 
@@ -12,26 +12,27 @@ __all__ = ["ClipDatasetMapper"]
 class ClipDatasetMapper:
     """Key-frame record -> detectron2 model input, for ``build_detection_{train,test}_loader``.
 
-    Delegates decoding, resizing and flipping to :class:`woo.data.mapper.ClipMapper`
-    and puts the ground truth in detectron2's place: in training an
-    ``instances`` field (``Instances`` of the clip size with ``gt_boxes``
-    (K, 4) pixels and ``gt_actions`` (K, C) multi-hot); at test time, like
-    detectron2's ``DatasetMapper``, no ground truth.
+    Delegates decoding, resizing and flipping to ``woo train``'s mapper
+    (:func:`woo.engine.train_loader.build_clip_mapper`, so ``INPUT.KEY_FRAME_ONLY``
+    holds here too) and puts the ground truth in detectron2's place: in
+    training an ``instances`` field (``Instances`` of the clip size with
+    ``gt_boxes`` (K, 4) pixels and ``gt_actions`` (K, C) multi-hot); at test
+    time, like detectron2's ``DatasetMapper``, no ground truth.
     """
 
     @configurable
-    def __init__(self, is_train: bool, *, clip_mapper: ClipMapper):
+    def __init__(self, is_train: bool, *, clip_mapper: Callable[[Dict], Dict]):
         """
         Args:
             is_train: attach the ground truth.
-            clip_mapper: decodes and transforms one record.
+            clip_mapper: record -> the core's input dict (a ``ClipMapper``).
         """
         self.is_train = is_train
         self.clip_mapper = clip_mapper
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> Dict:
-        return {"is_train": is_train, "clip_mapper": ClipMapper.from_config(cfg, is_train)}
+        return {"is_train": is_train, "clip_mapper": build_clip_mapper(cfg, is_train)}
 
     def __call__(self, record: Dict) -> Dict:
         """

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.utils.data as torchdata
 
@@ -89,17 +90,25 @@ class InferenceSampler(torchdata.Sampler):
 class _MappedStream(torchdata.IterableDataset):
     """Map records drawn by an endless sampler and batch them; each DataLoader
     worker takes every ``num_workers``-th index. With ``group_by_aspect``,
-    landscape and portrait clips fill separate batches (less padding)."""
+    landscape and portrait clips fill separate batches (less padding). A mapper
+    with a ``generator`` attribute gets one seeded from (seed, rank, worker)."""
 
-    def __init__(self, records: List[Dict], mapper: Callable, sampler, batch_size: int, group_by_aspect: bool):
+    def __init__(
+        self, records: List[Dict], mapper: Callable, sampler, batch_size: int, group_by_aspect: bool,
+        seed: Sequence[int],
+    ):
         self._records, self._mapper, self._sampler = records, mapper, sampler
-        self._batch_size, self._group = batch_size, group_by_aspect
+        self._batch_size, self._group, self._seed = batch_size, group_by_aspect, list(seed)
 
     def __iter__(self) -> Iterator[List[Dict]]:
         info = torchdata.get_worker_info()
         indices = iter(self._sampler)
         if info is not None:
             indices = itertools.islice(indices, info.id, None, info.num_workers)
+        if hasattr(self._mapper, "generator"):
+            worker = 0 if info is None else info.id
+            state = np.random.SeedSequence(self._seed + [worker]).generate_state(2, dtype=np.uint64)
+            self._mapper.generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
         buckets: Dict[bool, List[Dict]] = {False: [], True: []}
         for index in indices:
             item = self._mapper(self._records[index])
@@ -133,9 +142,10 @@ def build_train_loader(cfg, *, mapper: Optional[Callable] = None) -> torchdata.D
     seed = _seed(cfg)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
     dataset = _MappedStream(
-        records, mapper, sampler, cfg.SOLVER.IMS_PER_BATCH // world_size, cfg.DATALOADER.ASPECT_RATIO_GROUPING
+        records, mapper, sampler, cfg.SOLVER.IMS_PER_BATCH // world_size, cfg.DATALOADER.ASPECT_RATIO_GROUPING,
+        seed=(seed, rank),
     )
-    # Worker torch seeds derive from this generator, so flips and scales repeat for a (seed, rank).
+    # Worker seeds of torch/random derive from this generator, so they too repeat for a (seed, rank).
     generator = torch.Generator()
     generator.manual_seed(seed * 1000 + rank)
     return torchdata.DataLoader(

@@ -84,6 +84,9 @@ class ClipMapper:
         self.max_size = int(max_size)
         self.min_size_sampling = min_size_sampling if is_train else "choice"
         self.random_flip = bool(random_flip) and is_train
+        # Random source of the training augmentation; None uses torch's global
+        # generator. The training loader sets one per (seed, rank, worker).
+        self.generator = None
         if not is_train and len(self.min_size) != 1:
             raise ValueError(f"test-time min_size must be one size, got {self.min_size}")
 
@@ -109,11 +112,11 @@ class ClipMapper:
         indices = clip_frame_indices(record["key_frame_index"], self.num_frames, self.sampling_rate, len(frame_paths))
         frames = read_frames([frame_paths[i] for i in indices])
         height, width = frames.shape[1:3]
-        short_side = sample_short_side(self.min_size, self.min_size_sampling) if self.is_train else self.min_size[0]
+        short_side = sample_short_side(self.min_size, self.min_size_sampling, self.generator) if self.is_train else self.min_size[0]
         new_h, new_w = resized_shape(height, width, short_side, self.max_size)
         frames = resize_clip(frames, (new_h, new_w))
         boxes = record["boxes"]
-        if self.random_flip and bool(torch.rand(()) < 0.5):
+        if self.random_flip and bool(torch.rand((), generator=self.generator) < 0.5):
             frames = hflip_clip(frames)
             boxes = hflip_boxes(boxes, 1.0)
         clip = torch.from_numpy(frames).permute(3, 0, 1, 2).contiguous()  # (T,H,W,3) -> (3,T,H,W)

@@ -326,7 +326,15 @@ def ensure_synthetic(root: str) -> str:
     Raises:
         FileExistsError: ``root`` exists but is not a complete synthetic dataset.
     """
-    if os.path.isfile(os.path.join(root, _PARAMS_FILE)):
+    params_file = os.path.join(root, _PARAMS_FILE)
+    if os.path.isfile(params_file):
+        with open(params_file, encoding="utf-8") as f:
+            stored = json.load(f)
+        expected = {"version": _VERSION, "params": asdict(SyntheticConfig())}
+        if stored != expected:
+            # Possibly written on purpose with `woo synth`: use it, but say so.
+            logger.warning("%s differs from the default synthetic dataset (%s); delete %s to regenerate it",
+                           params_file, stored, root)
         return root
     if os.path.exists(root):
         raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic dataset")

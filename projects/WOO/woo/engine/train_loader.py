@@ -137,9 +137,13 @@ def build_resumable_train_loader(
         seed=cfg.SEED,
         rank=rank,
     )
+    # The loader draws its workers' base seed from this generator, not from torch's global one.
+    generator = torch.Generator()
+    generator.manual_seed(cfg.SEED)
     return torchdata.DataLoader(
         stream,
         batch_size=None,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
         collate_fn=trivial_batch_collator,
+        generator=generator,
     )

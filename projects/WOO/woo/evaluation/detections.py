@@ -51,7 +51,7 @@ def predictions_to_rows(predictions: Sequence[Dict], class_whitelist: Iterable[i
             keys.append(key)
         box_key.append(np.full(len(boxes), key_index[key], dtype=np.int64))
         all_boxes.append(boxes)
-        all_scores.append(scores.reshape(len(scores), -1))
+        all_scores.append(scores)
     num_columns = num_columns or 0
     columns = np.array([j for j in range(num_columns) if j + 1 in whitelist], dtype=np.int64)
     box_key = np.concatenate(box_key) if box_key else np.zeros(0, dtype=np.int64)

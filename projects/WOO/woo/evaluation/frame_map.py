@@ -170,7 +170,12 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     index = np.flatnonzero(_not_excluded(rows, excluded_keys))
     key, score, action = rows.key[index], rows.score[index], rows.action_id[index]
     num_keys = len(rows.keys)
-    order = np.lexsort((-score, key))  # stable: file order among equal scores
+    # Group by key, descending score. Ties may come in any order: a key where their order could
+    # matter (tie at the cap boundary, or two selected rows of one class) is simulated below.
+    by_score = np.argsort(-score)
+    score_rank = np.empty(len(by_score), dtype=np.int64)
+    score_rank[by_score] = np.arange(len(by_score))
+    order = np.argsort(key * len(by_score) + score_rank)
     sorted_key, sorted_score = key[order], score[order]
     starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
     counts = np.diff(np.r_[starts, len(order)])
@@ -217,7 +222,9 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     frame_order = np.zeros(num_keys, dtype=np.int64)
     frame_order[first_keys[np.argsort(first_rows)]] = np.arange(len(first_keys))
     final = np.flatnonzero(valid)
-    final = final[np.lexsort((rank[final], frame_order[key[final]], action[final]))]
+    # Sort by (class, frame order, rank) through one exact integer code (all parts are small).
+    code = (action[final] * (num_keys + 1) + frame_order[key[final]]) * (capacity + 1) + rank[final]
+    final = final[np.argsort(code, kind="stable")]
     return key[final], action[final], score[final], boxes[final]
 
 

@@ -1,7 +1,6 @@
 """``woo flops``: GFLOPs (fvcore, one multiply-add = one flop) and parameters per clip."""
 import argparse
 import json
-import logging
 import os
 from typing import Dict, Tuple
 
@@ -10,7 +9,6 @@ from torch import nn
 
 __all__ = ["add_arguments", "main", "count_flops"]
 
-logger = logging.getLogger(__name__)
 
 
 class _ClipToTensors(nn.Module):
@@ -69,7 +67,8 @@ def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> D
     with torch.no_grad():
         total = analysis.total()
         by_module = analysis.by_module()
-    children = {name: by_module.get(f"model.{name}", 0) / 1e9 for name, _ in model.named_children()}
+    children = {name: by_module[f"model.{name}"] / 1e9 for name, _ in model.named_children()
+                if by_module.get(f"model.{name}", 0) > 0}
     return {
         "gflops": total / 1e9,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,

@@ -1,0 +1,114 @@
+"""projects/WOO/train_net.py on the synthetic set, and checkpoints shared with ``woo train``."""
+import importlib.util
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+pytest.importorskip("detectron2")
+
+from detectron2.engine import default_argument_parser  # noqa: E402
+
+from woo.engine.launch import launch_args  # noqa: E402
+from woo.engine.launch import main as woo_train  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
+
+
+def _load_train_net():
+    spec = importlib.util.spec_from_file_location("woo_train_net", os.path.join(REPO, "projects", "WOO", "train_net.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train_net = _load_train_net()
+
+
+def _train_net(*argv):
+    return train_net.main(default_argument_parser().parse_args(["--config-file", INSTANT, *argv]))
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One short run of each engine on the synthetic set (generated in a temporary root)."""
+    tmp = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(tmp / "datasets"))
+        d2_dir, woo_dir = str(tmp / "d2"), str(tmp / "woo")
+        _train_net("OUTPUT_DIR", d2_dir)
+        assert woo_train(launch_args(["--config-file", INSTANT, "OUTPUT_DIR", woo_dir])) == 0
+        yield {"tmp": tmp, "d2": d2_dir, "woo": woo_dir}
+
+
+def _final_d2_eval(output_dir):
+    """The evaluation detectron2's EvalHook wrote to OUTPUT_DIR/metrics.json at the end of training."""
+    events = [json.loads(line) for line in _read(os.path.join(output_dir, "metrics.json")).splitlines()]
+    return [e for e in events if "frame_mAP/frame_mAP@0.5" in e][-1]
+
+
+def test_train_net_trains_checkpoints_and_evaluates(runs):
+    d2_dir = runs["d2"]
+    final_eval = _final_d2_eval(d2_dir)
+    assert 0.0 <= final_eval["frame_mAP/frame_mAP@0.5"] <= 1.0
+    assert sorted(k for k in final_eval if k.startswith("frame_mAP/AP-")) == sorted(
+        f"frame_mAP/AP-{c}" for c in ["stand", "walk", "bob", "carry", "crouch", "raise arm"]
+    )
+    # WOO_Instant: MAX_ITER 4, CHECKPOINT_PERIOD 2.
+    assert _read(os.path.join(d2_dir, "last_checkpoint")) == "model_final.pth"
+    assert os.path.isfile(os.path.join(d2_dir, "model_0000001.pth"))
+    checkpoint = torch.load(os.path.join(d2_dir, "model_final.pth"), map_location="cpu", weights_only=True)
+    assert checkpoint["iteration"] == 3
+    rows = _read(os.path.join(d2_dir, "inference", "detections.csv")).splitlines()
+    assert rows and all(len(r.split(",")) == 8 for r in rows)
+    events = [json.loads(line) for line in _read(os.path.join(d2_dir, "metrics.json")).splitlines()]
+    assert any("loss_action" in e and "loss_giou_0" in e for e in events)
+
+
+def test_eval_only_of_a_woo_train_checkpoint_gives_its_detections(runs):
+    out = str(runs["tmp"] / "d2_eval_of_woo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        results = _train_net("--eval-only", "MODEL.WEIGHTS", os.path.join(runs["woo"], "model_final.pth"), "OUTPUT_DIR", out)
+    woo_metrics = json.loads(_read(os.path.join(runs["woo"], "metrics.json")))
+    assert results["frame_mAP"]["frame_mAP@0.5"] == pytest.approx(woo_metrics["frame_mAP@0.5"], abs=1e-9)
+    assert _read(os.path.join(out, "inference", "detections.csv")) == _read(
+        os.path.join(runs["woo"], "inference", "detections.csv")
+    )
+
+
+def test_woo_train_eval_only_of_a_train_net_checkpoint_gives_its_detections(runs):
+    out = str(runs["tmp"] / "woo_eval_of_d2")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        argv = ["--config-file", INSTANT, "--eval-only", "MODEL.WEIGHTS", os.path.join(runs["d2"], "model_final.pth"),
+                "OUTPUT_DIR", out]
+        assert woo_train(launch_args(argv)) == 0
+    metrics = json.loads(_read(os.path.join(out, "metrics.json")))
+    assert metrics["frame_mAP@0.5"] == pytest.approx(_final_d2_eval(runs["d2"])["frame_mAP/frame_mAP@0.5"], abs=1e-9)
+    assert _read(os.path.join(out, "inference", "detections.csv")) == _read(
+        os.path.join(runs["d2"], "inference", "detections.csv")
+    )
+
+
+def test_resume_continues_after_the_last_checkpoint(runs):
+    out = str(runs["tmp"] / "d2_resumed")
+    shutil.copytree(runs["d2"], out)
+    os.remove(os.path.join(out, "model_final.pth"))
+    with open(os.path.join(out, "last_checkpoint"), "w") as f:
+        f.write("model_0000001.pth")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        _train_net("--resume", "OUTPUT_DIR", out)
+    final = torch.load(os.path.join(out, "model_final.pth"), map_location="cpu", weights_only=True)
+    assert final["iteration"] == 3
+    assert "Starting training from iteration 2" in _read(os.path.join(out, "log.txt"))
+    assert final["trainer"]["hooks"]["LRScheduler"]["last_epoch"] == 4  # one LR step per iteration 0..3

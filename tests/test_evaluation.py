@@ -1,0 +1,155 @@
+"""AVA frame-mAP: one hand-computed case per rule of the official evaluator."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from woo.evaluation import evaluate_csv, evaluate_predictions, read_box_csv, write_detections_csv
+from woo.evaluation import cli
+
+GT_BOX = (0.1, 0.1, 0.5, 0.5)
+FAR_BOX = (0.6, 0.6, 0.9, 0.9)
+
+
+@pytest.fixture
+def labelmap(tmp_path):
+    path = tmp_path / "labelmap.pbtxt"
+    path.write_text('item {\n  name: "stand"\n  id: 1\n}\nitem {\n  name: "sit"\n  id: 2\n}\n')
+    return str(path)
+
+
+def _csv(tmp_path, name, rows):
+    path = tmp_path / name
+    path.write_text("".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    return str(path)
+
+
+def _gt(tmp_path, rows=None):
+    rows = rows or [("vid", "0902", *GT_BOX, 1, 0)]
+    return _csv(tmp_path, "gt.csv", rows)
+
+
+def _ap(tmp_path, labelmap, det_rows, gt_rows=None, exclusions=None):
+    ex = _csv(tmp_path, "ex.csv", exclusions) if exclusions else None
+    result = evaluate_csv(labelmap, _gt(tmp_path, gt_rows), _csv(tmp_path, "det.csv", det_rows), ex)
+    return result
+
+
+def test_true_positive_and_class_without_groundtruth(tmp_path, labelmap):
+    result = _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 2, 0.8)])
+    assert result["per_class"]["stand"] == 1.0
+    assert math.isnan(result["per_class"]["sit"])  # no ground truth: NaN, left out of the mean
+    assert result["mAP"] == 1.0
+
+
+def test_cap_of_50_detections_per_key_frame(tmp_path, labelmap):
+    higher = [("vid", "0902", *FAR_BOX, 2, 0.9)] * 50
+    match = ("vid", "0902", *GT_BOX, 1, 0.5)
+    assert _ap(tmp_path, labelmap, higher + [match])["mAP"] == 0.0  # the match is the 51st
+    assert _ap(tmp_path, labelmap, higher[:49] + [match])["mAP"] == 1.0
+    # Non-evaluated classes do not use up the cap.
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *FAR_BOX, 3, 0.9)] * 60 + [match])["mAP"] == 1.0
+
+
+def test_exclusions_drop_groundtruth_and_detections(tmp_path, labelmap):
+    gt = [("vid", "0902", *GT_BOX, 1, 0), ("vid", "0903", *GT_BOX, 1, 0)]
+    det = [("vid", "0902", *FAR_BOX, 1, 0.9), ("vid", "0903", *GT_BOX, 1, 0.5)]
+    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == 0.25  # P=1/2 at R=1/2
+    assert _ap(tmp_path, labelmap, det, gt, exclusions=[("vid", "902")])["mAP"] == 1.0
+
+
+def test_duplicate_groundtruth_rows_are_separate_instances(tmp_path, labelmap):
+    gt = [("vid", "0902", *GT_BOX, 1, 0)] * 2
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)], gt)["mAP"] == 0.5
+    # Both detections pick the first of the equal ground truths (argmax), so the second is a
+    # false positive; the tie in score puts it first (numpy argsort, reversed): AP = 1/2 * 1/2.
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)] * 2, gt)["mAP"] == 0.25
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 1, 0.8)],
+               gt)["mAP"] == 0.5
+
+
+def test_detections_on_frames_without_groundtruth_are_false_positives(tmp_path, labelmap):
+    det = [("other", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 1, 0.5)]
+    assert _ap(tmp_path, labelmap, det)["mAP"] == 0.5
+
+
+def test_unsorted_input(tmp_path, labelmap):
+    gt = [("vid", "0903", *GT_BOX, 1, 0), ("vid", "0902", *GT_BOX, 1, 0)]
+    det = [("vid", "0903", *GT_BOX, 1, 0.2), ("vid", "0902", *FAR_BOX, 1, 0.5), ("vid", "0902", *GT_BOX, 1, 0.9)]
+    # Sorted by score: TP, FP, TP -> AP = 1/2 * 1 + 1/2 * 2/3.
+    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == pytest.approx(0.5 + 1 / 3, abs=1e-15)
+
+
+def test_invalid_boxes_are_dropped_not_false_positives(tmp_path, labelmap):
+    flat = ("vid", "0902", 0.5, 0.1, 0.5, 0.5, 1, 0.95)  # x1 == x2
+    inverted = ("vid", "0902", 0.5, 0.5, 0.1, 0.1, 1, 0.99)  # x1 > x2, y1 > y2
+    match = ("vid", "0902", *GT_BOX, 1, 0.5)
+    assert _ap(tmp_path, labelmap, [flat, inverted, match])["mAP"] == 1.0
+
+
+def test_iou_threshold_and_greedy_argmax_matching(tmp_path, labelmap):
+    # IoU exactly 0.5 (binary-exact coordinates) is a match; just below is not.
+    gt = [("vid", "0902", 0.0, 0.0, 0.5, 0.5, 1, 0)]
+    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.25, 0.5, 1, 0.9)], gt)["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.2499, 0.5, 1, 0.9)], gt)["mAP"] == 0.0
+    # The second detection's best ground truth is already taken: false positive, even though
+    # its IoU with the other ground truth is >= 0.5.
+    gt = [("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0), ("vid", "0902", 0.0, 0.0, 0.4, 0.5, 1, 1)]
+    det = [("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0.9), ("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0.8)]
+    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == 0.5
+
+
+def test_timestamps_compare_as_integers(tmp_path, labelmap):
+    assert _ap(tmp_path, labelmap, [("vid", "902", *GT_BOX, 1, 0.9)])["mAP"] == 1.0
+
+
+def test_malformed_rows_name_file_and_line(tmp_path, labelmap):
+    det = _csv(tmp_path, "det.csv", [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", 0.1, 0.2, 1)])
+    with pytest.raises(ValueError, match=r"det\.csv:2: expected 2, 7 or 8"):
+        evaluate_csv(labelmap, _gt(tmp_path), det)
+    det = _csv(tmp_path, "det.csv", [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", 0.1, "x", 0.5, 0.5, 1, 0.3)])
+    with pytest.raises(ValueError, match=r"det\.csv:2: coordinate b'x' is not a number"):
+        evaluate_csv(labelmap, _gt(tmp_path), det)
+
+
+def test_reader_skips_and_counts_other_classes(tmp_path):
+    path = _csv(tmp_path, "det.csv", [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 7, 0.8),
+                                      ("vid", "0903"), ('"vid"', "0903", *GT_BOX, 1, "1e-3")])
+    rows = read_box_csv(path, {1})
+    assert rows.skipped == {7: 1}
+    assert rows.line.tolist() == [1, 4]
+    assert rows.score.tolist() == [0.9, 0.001]
+    assert [rows.keys[k] for k in rows.key] == [("vid", 902), ("vid", 903)]
+
+
+def test_predictions_equal_written_csv(tmp_path, labelmap):
+    rng = np.random.default_rng(0)
+    gt_rows, preds = [], []
+    for t in range(902, 912):
+        xy = rng.uniform(0, 0.5, size=(3, 2))
+        boxes = np.concatenate([xy, xy + 0.4], axis=1).round(3)
+        gt_rows += [("vid", f"{t:04d}", *box, int(rng.integers(1, 3)), p) for p, box in enumerate(boxes)]
+        noisy = np.clip(boxes + rng.normal(0, 0.05, boxes.shape), 0, 1)
+        preds.append({"video_id": "vid", "timestamp": t, "boxes": noisy, "scores": rng.random((3, 3)).round(6)})
+    gt = _gt(tmp_path, gt_rows)
+    det = str(tmp_path / "written.csv")
+    write_detections_csv(det, [{**p, "boxes": p["boxes"].round(3)} for p in preds])
+    first = open(det).readline().strip().split(",")
+    assert first[:2] == ["vid", "0902"] and first[6] == "1" and len(first[7]) == 8
+    from_memory = evaluate_predictions([{**p, "boxes": p["boxes"].round(3)} for p in preds], gt, labelmap)
+    from_csv = evaluate_csv(labelmap, gt, det)
+    assert from_memory == from_csv
+    assert 0 < from_csv["mAP"] < 1
+
+
+def test_cli_prints_and_writes_json(tmp_path, labelmap, capsys):
+    det = _csv(tmp_path, "det.csv", [("vid", "0902", *GT_BOX, 1, 0.9)])
+    out = tmp_path / "out" / "result.json"
+    parser = __import__("argparse").ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--labelmap", labelmap, "--groundtruth", _gt(tmp_path), "--detections", det,
+                              "--json", str(out)])
+    assert cli.main(args) == 0
+    assert "frame-mAP@0.5: 1.000000" in capsys.readouterr().out
+    assert json.loads(out.read_text()) == {"mAP": 1.0, "per_class": {"stand": 1.0, "sit": None}}
