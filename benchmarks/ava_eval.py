@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 
@@ -76,6 +77,8 @@ def main():
         "key_frames": len(predictions), "detection_rows": rows, "csv_bytes": size,
         "evaluate_predictions_s": round(t_memory, 2), "write_detections_csv_s": round(t_write, 2),
         "evaluate_csv_s": round(t_csv, 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "load_average": os.getloadavg(),
         "mAP_in_memory": in_memory["mAP"], "mAP_csv": from_csv["mAP"],
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
     }
@@ -83,6 +86,7 @@ def main():
     print(f"evaluate_predictions: {t_memory:.1f} s (mAP {in_memory['mAP']:.4f})")
     print(f"write_detections_csv: {t_write:.1f} s")
     print(f"evaluate_csv:         {t_csv:.1f} s (mAP {from_csv['mAP']:.4f})")
+    print(f"peak memory {result['peak_rss_gb']} GB, load average {result['load_average']}")
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(result, f, indent=2)

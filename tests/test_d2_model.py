@@ -1,6 +1,8 @@
 """detectron2 binding: config, registries, model in/out, mapper, loaders, evaluator."""
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -89,6 +91,17 @@ def test_state_dict_keys_are_the_core_models(path):
     assert all(d2_state[k].shape == core_state[k].shape for k in d2_state)
 
 
+def test_pretrained_backbone_is_loaded(tmp_path):
+    cfg = _d2_cfg(INSTANT)
+    kinetics = woo.d2.VideoResNetBackbone.from_config(cfg).state_dict()
+    path = str(tmp_path / "kinetics.pyth")
+    torch.save({"model_state": kinetics}, path)
+    cfg.MODEL.VIDEO_RESNET.PRETRAINED = path
+    model = build_model(cfg)
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, kinetics[key]), key
+
+
 def test_backbone_in_detectron2_registry():
     cfg = _d2_cfg(INSTANT)
     backbone = build_backbone(cfg)
@@ -140,6 +153,11 @@ def test_training_step_takes_instances_and_matches_core_losses():
     assert set(losses) == set(core_losses)
     for k in losses:
         torch.testing.assert_close(losses[k], core_losses[k], rtol=0, atol=0, msg=k)
+
+    # detectron2's DefaultTrainer wraps the model in DDP without find_unused_parameters.
+    sum(losses.values()).backward(retain_graph=True)
+    assert all(p.grad is not None for p in d2_model.parameters() if p.requires_grad)
+    d2_model.zero_grad()
 
     optimizer = build_optimizer(cfg, d2_model)
     before = {n: p.detach().clone() for n, p in d2_model.named_parameters()}
@@ -234,3 +252,12 @@ def test_evaluator_perfect_detections_and_engine_parity(datasets, tmp_path):
     }
     rows = open(os.path.join(str(tmp_path), "detections.csv")).read().splitlines()
     assert len(rows) == sum(len(r["boxes"]) for r in val) * 6
+
+
+def test_import_woo_never_imports_detectron2():
+    code = (
+        "import sys, woo, woo.config, woo.cli, woo.data.build, woo.modeling, woo.evaluation, woo.engine.trainer\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'detectron2')\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

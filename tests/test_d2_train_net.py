@@ -11,8 +11,7 @@ pytest.importorskip("detectron2")
 
 from detectron2.engine import default_argument_parser  # noqa: E402
 
-from woo.engine.launch import launch_args  # noqa: E402
-from woo.engine.launch import main as woo_train  # noqa: E402
+from woo.cli import main as woo_cli  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
@@ -45,7 +44,7 @@ def runs(tmp_path_factory):
         mp.setenv("WOO_DATASETS", str(tmp / "datasets"))
         d2_dir, woo_dir = str(tmp / "d2"), str(tmp / "woo")
         _train_net("OUTPUT_DIR", d2_dir)
-        assert woo_train(launch_args(["--config-file", INSTANT, "OUTPUT_DIR", woo_dir])) == 0
+        assert woo_cli(["train", "--config-file", INSTANT, "OUTPUT_DIR", woo_dir]) == 0
         yield {"tmp": tmp, "d2": d2_dir, "woo": woo_dir}
 
 
@@ -89,9 +88,9 @@ def test_woo_train_eval_only_of_a_train_net_checkpoint_gives_its_detections(runs
     out = str(runs["tmp"] / "woo_eval_of_d2")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
-        argv = ["--config-file", INSTANT, "--eval-only", "MODEL.WEIGHTS", os.path.join(runs["d2"], "model_final.pth"),
-                "OUTPUT_DIR", out]
-        assert woo_train(launch_args(argv)) == 0
+        argv = ["train", "--config-file", INSTANT, "--eval-only",
+                "MODEL.WEIGHTS", os.path.join(runs["d2"], "model_final.pth"), "OUTPUT_DIR", out]
+        assert woo_cli(argv) == 0
     metrics = json.loads(_read(os.path.join(out, "metrics.json")))
     assert metrics["frame_mAP@0.5"] == pytest.approx(_final_d2_eval(runs["d2"])["frame_mAP/frame_mAP@0.5"], abs=1e-9)
     assert _read(os.path.join(out, "inference", "detections.csv")) == _read(

@@ -7,7 +7,17 @@ import time
 
 import torch
 
-from test_engine_train import INSTANT, NO_EVAL, assert_same_weights, losses, train, weights  # noqa: F401
+# The fixtures point $WOO_DATASETS at a generated synthetic set in a temporary folder.
+from test_engine_train import (  # noqa: F401
+    INSTANT,
+    NO_EVAL,
+    _datasets_env,
+    assert_same_weights,
+    datasets_root,
+    losses,
+    train,
+    weights,
+)
 
 SCHEDULE = ["SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "(30,)", "SOLVER.CHECKPOINT_PERIOD", "2", *NO_EVAL]
 

@@ -11,6 +11,7 @@ import os
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
+# Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
 from woo.d2 import AVAEvaluator, build_clip_test_loader, build_clip_train_loader, get_cfg
 from woo.d2.solver import build_lr_scheduler, build_optimizer
 

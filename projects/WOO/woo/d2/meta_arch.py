@@ -6,12 +6,14 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import Boxes, Instances
 
+from woo.modeling import load_kinetics_backbone
 from woo.modeling.meta_arch import WOO as CoreWOO
 
 __all__ = ["WOO"]
 
 
 def _parts(**parts) -> Dict:
+    """Stands in for the class in the core's ``from_config``: returns the parts it is given."""
     return parts
 
 
@@ -41,8 +43,6 @@ class WOO(CoreWOO):
         """
         super().__init__(**parts)
         if pretrained_backbone:
-            from woo.modeling import load_kinetics_backbone
-
             load_kinetics_backbone(self, pretrained_backbone)
 
     @classmethod

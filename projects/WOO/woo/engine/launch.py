@@ -17,8 +17,6 @@ import os
 import socket
 import sys
 from datetime import timedelta
-from typing import List
-
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -71,7 +69,6 @@ def _backend(cfg) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     """Body of one process: set up, then train or evaluate. Returns the final metrics."""
-    from .checkpoint import WooCheckpointer
     from .trainer import Trainer
 
     cfg = load_config(args.config_file, args.opts)
@@ -99,10 +96,15 @@ def run(args: argparse.Namespace) -> dict:
     if args.eval_only:
         if args.resume and trainer.checkpointer.has_checkpoint():
             path = trainer.checkpointer.get_checkpoint_file()
-        else:
+        elif cfg.MODEL.WEIGHTS:
             path = cfg.MODEL.WEIGHTS
-        WooCheckpointer(trainer.model, cfg.OUTPUT_DIR).load(path, checkpointables=[])
-        return trainer.test(iteration=None)
+        else:
+            raise FileNotFoundError(
+                "--eval-only needs MODEL.WEIGHTS, or --resume with a checkpoint in OUTPUT_DIR"
+            )
+        extra = trainer.checkpointer.load(path, checkpointables=[])
+        # Weights that do not record their iteration (e.g. converted ones) count as iteration 0.
+        return trainer.test(iteration=int(extra.get("iteration", 0)))
     trainer.resume_or_load(resume=args.resume)
     if comm.is_main_process():
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
@@ -194,10 +196,3 @@ def _main(args: argparse.Namespace) -> int:
         start_method="spawn",
     )
     return 0
-
-
-def launch_args(argv: List[str]) -> argparse.Namespace:
-    """Parse ``woo train`` arguments from a list (tests and scripts)."""
-    parser = argparse.ArgumentParser(prog="woo train")
-    add_arguments(parser)
-    return parser.parse_args(argv)

@@ -5,7 +5,6 @@ followed by step decay, written as fvcore ``ParamScheduler`` s over the
 fraction of training done and applied through a ``torch.optim`` scheduler so
 that its state is saved in checkpoints.
 """
-import logging
 from typing import Iterable, List
 
 import torch
@@ -25,8 +24,6 @@ __all__ = [
     "ParamSchedulerLR",
     "clip_gradients",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 def build_optimizer(

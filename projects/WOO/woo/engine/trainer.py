@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from . import comm
-from .checkpoint import WooCheckpointer, get_rng_state, set_rng_state
+from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from .evaluator import ActionDetectionEvaluator, inference_on_dataset
 from .optim import build_lr_scheduler, build_optimizer, clip_gradients
 
@@ -104,7 +104,7 @@ class Trainer:
             path = self.checkpointer.get_checkpoint_file()
             extra = self.checkpointer.load(path)
             if "iteration" not in extra:
-                raise KeyError(f"checkpoint {path} has no 'iteration'; it cannot be resumed")
+                raise CheckpointError(f"checkpoint {path} has no 'iteration'; it cannot be resumed")
             self.start_iter = int(extra["iteration"]) + 1
             self._resumed_rng = extra.get("rng")
             logger.info(f"Resumed from {path} at iteration {self.start_iter}")

@@ -146,24 +146,35 @@ class AVABoxRows:
 
 # Zero bytes after each parsed chunk, so short fields can be copied as fixed-width windows.
 _PAD = 64
+# Numbers of at most 15 digits and one dot are parsed from their bytes: the digits form an
+# integer below 2**53 and the power of ten is exact, so one float64 division rounds the value
+# exactly as float(text) does. Other forms (signs, exponents, spaces, ...) go to numpy's parser.
+_FAST_WIDTH = 16
+_POW10 = np.array([float(10 ** k) for k in range(_FAST_WIDTH)])
+
+
+class _Quoted(Exception):
+    """The file has a quote: it is read again with the ``csv`` module."""
 
 
 def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
-                 chunk_bytes: int = 1 << 26) -> AVABoxRows:
+                 chunk_bytes: int = 1 << 20) -> AVABoxRows:
     """Read an AVA ground-truth or detection CSV.
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id[, score]`` or
-    ``video_id, timestamp`` (a key frame without boxes). Numbers follow Python's
-    ``int``/``float`` syntax, as in the official reader. The file is parsed in
-    chunks with vectorized numpy, so a detection file of AVA-val size (tens of
-    millions of rows) reads in seconds; a file with quoted fields falls back to
-    the ``csv`` module.
+    ``video_id, timestamp`` (a key frame without boxes); blank lines are
+    skipped. Numbers follow Python's ``int``/``float`` syntax and give the same
+    values, as in the official reader. The file is parsed in chunks with
+    vectorized numpy, so a detection file of AVA-val size (tens of millions of
+    rows) reads in seconds; a file with quoted fields falls back to the ``csv``
+    module.
 
     Args:
         path: the CSV file.
         class_whitelist: evaluated action ids; rows with other ids are counted
             in ``skipped`` and left out. ``None`` keeps every row.
-        chunk_bytes: bytes parsed at once (bounds the memory used).
+        chunk_bytes: bytes parsed at once (bounds the memory used; small
+            chunks reuse memory instead of faulting in fresh pages).
 
     Raises:
         ValueError: naming the file and line of a malformed row.
@@ -171,73 +182,141 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
     whitelist = None if class_whitelist is None else np.array(sorted(class_whitelist), dtype=np.int64)
     keys: List[Tuple[str, int]] = []
     key_index: Dict[Tuple[str, int], int] = {}
-    parts = []
-    with open(path, "rb") as f:
-        head = f.read(chunk_bytes)
-        if b'"' in head or _has_quote(f, chunk_bytes):
-            f.seek(0)
-            parts.append(_parse_quoted(path, f, keys, key_index))
-        else:
-            f.seek(0)
+    parts: List[Dict] = []
+    try:
+        with open(path, "rb") as f:
             first_line, rest = 1, b""
             while True:
                 data = f.read(chunk_bytes)
                 buf = rest + data
                 if not data:
                     if buf:
-                        parts.append(_parse_chunk(path, buf + b"\n", first_line, keys, key_index))
+                        parts.append(_parse_chunk(path, buf + b"\n", first_line, keys, key_index, whitelist))
                     break
                 cut = buf.rfind(b"\n") + 1
                 buf, rest = buf[:cut], buf[cut:]
                 if buf:
-                    parts.append(_parse_chunk(path, buf, first_line, keys, key_index))
-                    first_line += buf.count(b"\n")
-    return _convert(path, parts, keys, whitelist)
+                    parts.append(_parse_chunk(path, buf, first_line, keys, key_index, whitelist))
+                    first_line += parts[-1]["num_lines"]
+    except _Quoted:
+        keys.clear()
+        key_index.clear()
+        with open(path, "rb") as f:
+            parts = [_parse_quoted(path, f, keys, key_index, whitelist)]
+    skipped: Dict[int, int] = {}
+    for part in parts:
+        for action_id, count in zip(*(a.tolist() for a in np.unique(part["skipped"], return_counts=True))):
+            skipped[action_id] = skipped.get(action_id, 0) + count
+    return AVABoxRows(keys=keys, key=_cat(parts, "key", np.int64), boxes=_cat(parts, "boxes", np.float64, (0, 4)),
+                      action_id=_cat(parts, "action", np.int64), score=_cat(parts, "score", np.float64),
+                      line=_cat(parts, "line", np.int64), skipped=dict(sorted(skipped.items())))
 
 
-def _has_quote(f, chunk_bytes: int) -> bool:
-    while True:
-        data = f.read(chunk_bytes)
-        if not data:
-            return False
-        if b'"' in data:
-            return True
+def _cat(parts: List[Dict], name: str, dtype, empty_shape=(0,)) -> np.ndarray:
+    arrays = [part[name] for part in parts]
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(empty_shape, dtype=dtype)
 
 
-def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index) -> Dict:
-    """Split whole lines into per-row field strings (numpy ``S`` arrays)."""
+def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitelist) -> Dict:
+    """Parse whole lines: fields are located from the positions of commas and newlines."""
+    if b'"' in buf:
+        raise _Quoted
     if b"\r" in buf:  # universal newlines, as the official reader's text-mode file
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     b = np.frombuffer(buf + bytes(_PAD), dtype=np.uint8)
-    ends = np.flatnonzero(b == 10)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    commas = np.flatnonzero(b == 44)
-    ncomma = np.bincount(np.searchsorted(ends, commas), minlength=len(ends))
-    first_comma = np.cumsum(ncomma) - ncomma
+    body = b[:len(buf)]
+    seps = np.flatnonzero((body == 44) | (body == 10))
+    sep = np.r_[-1, seps]  # -1 stands for the newline before the first line
+    ends = np.flatnonzero(b[seps] == 10) + 1  # index in sep of each line's newline
+    first = np.r_[0, ends[:-1]]  # index in sep of the newline before each line
+    ncomma = ends - first - 1
     lines = np.arange(first_line, first_line + len(ends), dtype=np.int64)
-    empty = ends == starts
+    empty = (ncomma == 0) & (sep[ends] == sep[first] + 1)
     bad = ~empty & (ncomma != 1) & (ncomma != 6) & (ncomma != 7)
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"{path}:{lines[i]}: expected 2, 7 or 8 comma-separated fields, got {ncomma[i] + 1}")
+    # Keys in file order, including those of key frames without boxes.
+    keyed = np.flatnonzero(ncomma >= 1)
+    key = _key_ids(path, _strings(b, sep[first[keyed]] + 1, sep[first[keyed] + 2]), lines[keyed], keys, key_index)
+    key = key[ncomma[keyed] >= 6]
     rows = np.flatnonzero(ncomma >= 6)
-    only_key = np.flatnonzero(ncomma == 1)
-    # Key frames without boxes still need a valid key.
-    _key_ids(path, _strings(b, starts[only_key], ends[only_key]), lines[only_key], keys, key_index)
-    c = commas[first_comma[rows][:, None] + np.arange(6)]  # (R, 6): the first six commas of each row
-    has_score = ncomma[rows] == 7
-    action_end = np.where(has_score, commas[first_comma[rows] + np.minimum(ncomma[rows] - 1, 6)], ends[rows])
-    out = {
-        "line": lines[rows],
-        "key": _key_ids(path, _strings(b, starts[rows], c[:, 1]), lines[rows], keys, key_index),
-        "coords": [_strings(b, c[:, k] + 1, c[:, k + 1]) for k in range(1, 5)],
-        "action": _strings(b, c[:, 5] + 1, action_end),
-        "has_score": has_score,
-        "score": _strings(b, action_end[has_score] + 1, ends[rows][has_score]),
-    }
-    return out
+    first, lines = first[rows], lines[rows]
+
+    def field(k, at=slice(None)):
+        return sep[first[at] + k] + 1, sep[first[at] + k + 1], lines[at]
+
+    # As in the official reader, every row needs valid coordinates and action id, evaluated rows a score.
+    boxes = np.stack([_parse(path, b, *field(k), np.float64, "coordinate") for k in range(2, 6)], axis=1)
+    action = _parse(path, b, *field(6), np.int64, "action_id")
+    keep = np.ones(len(rows), dtype=bool) if whitelist is None else np.isin(action, whitelist)
+    score = np.ones(len(rows), dtype=np.float64)
+    scored = np.flatnonzero(keep & (ncomma[rows] == 7))
+    score[scored] = _parse(path, b, *field(7, scored), np.float64, "score")
+    return {"line": lines[keep], "key": key[keep], "boxes": boxes[keep], "action": action[keep],
+            "score": score[keep], "skipped": action[~keep], "num_lines": len(ends)}
+
+
+def _parse(path: str, b: np.ndarray, start: np.ndarray, end: np.ndarray, lines: np.ndarray, dtype,
+           what: str) -> np.ndarray:
+    """Numbers in the byte ranges ``[start, end)`` of ``b``; a bad one names its line."""
+    values, ok = _fast_numbers(b, start, end, integer=dtype == np.int64)
+    values = values.astype(dtype)
+    if not ok.all():
+        other = np.flatnonzero(~ok)
+        values[other] = _numbers(path, _strings(b, start[other], end[other]), lines[other], dtype, what)
+    return values
+
+
+def _fast_numbers(b: np.ndarray, start: np.ndarray, end: np.ndarray, integer: bool):
+    """Parse fields of digits with at most one dot (no dot if ``integer``) from their bytes.
+
+    Each field's first 8 or 16 bytes are loaded as 64-bit words. Fields are
+    grouped by layout (length, dot position); each layout's digits are weighted
+    by exact powers of ten in one matrix product (exact: integers below 2**53),
+    then divided by the exact power of ten of its decimals.
+
+    Returns:
+        values: ``(R,)`` float64, valid where ``ok``.
+        ok: ``(R,)`` bool, the field had such a form.
+    """
+    length = end - start
+    values = np.zeros(len(length), dtype=np.float64)
+    ok = np.zeros(len(length), dtype=bool)
+    if len(length) == 0:
+        return values, ok
+    words = 1 if length.max() <= 8 else 2
+    width = 8 * words
+    unaligned = np.ndarray((len(b) - _FAST_WIDTH + 1,), dtype="<u8", buffer=b, strides=(1,))
+    text = np.stack([unaligned[start + 8 * i] for i in range(words)], axis=1).view(np.uint8)  # (R, width)
+    if integer:
+        dot = length
+    else:
+        is_dot = text == 46
+        dot = np.minimum(np.where(_any_in_rows(is_dot), is_dot.argmax(axis=1), width), length)
+    layout = np.where((length >= 1) & (length <= width), length * (_FAST_WIDTH + 1) + dot, -1)
+    digits = text - np.uint8(48)  # wraps around for non-digits, which then fail `< 10`
+    is_digit = digits < 10
+    present = np.flatnonzero(np.bincount(layout[layout >= 0]))
+    for code in present.tolist():
+        size, dot_at = divmod(code, _FAST_WIDTH + 1)
+        pattern = np.arange(width) < size  # where the layout has digits
+        if dot_at < size:
+            pattern[dot_at] = False
+        if not 1 <= pattern.sum() < _FAST_WIDTH:
+            continue
+        rows = slice(None) if (layout == code).all() else np.flatnonzero(layout == code)
+        # Weight 10**(digits to the right) on digits, 0 on the dot and past the field.
+        weights = np.where(pattern, _POW10[np.cumsum(pattern[::-1])[::-1] - 1], 0.0)
+        values[rows] = (digits[rows].astype(np.float64) @ weights) / _POW10[max(size - dot_at - 1, 0)]
+        ok[rows] = ~_any_in_rows((is_digit[rows] != pattern) & (np.arange(width) < size))
+    return values, ok
+
+
+def _any_in_rows(mask: np.ndarray) -> np.ndarray:
+    """``mask.any(axis=1)`` for an ``(R, 8)`` or ``(R, 16)`` bool array, one 64-bit word at a time."""
+    words = np.ascontiguousarray(mask).view(np.uint64)
+    return (words[:, 0] | words[:, 1] if words.shape[1] == 2 else words[:, 0]) != 0
 
 
 def _strings(b: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -273,7 +352,7 @@ def _key_ids(path: str, fields: np.ndarray, lines: np.ndarray, keys, key_index) 
     return np.array(head_ids, dtype=np.int64)[np.cumsum(heads) - 1]
 
 
-def _parse_quoted(path: str, f, keys, key_index) -> Dict:
+def _parse_quoted(path: str, f, keys, key_index, whitelist) -> Dict:
     """Slow path for files with quoted fields: the ``csv`` module splits rows."""
     reader = csv.reader(io.TextIOWrapper(f, encoding="utf-8", newline=None))
     key_fields, key_lines, fields, lines, has_score = [], [], [], [], []
@@ -288,45 +367,18 @@ def _parse_quoted(path: str, f, keys, key_index) -> Dict:
             fields.append([text.encode("utf-8") for text in row[2:] + [""] * (8 - len(row))])
             lines.append(reader.line_num)
             has_score.append(len(row) == 8)
-    key_fields = np.array(key_fields, dtype=bytes)
     key_lines = np.array(key_lines, dtype=np.int64)
-    is_row = np.isin(key_lines, lines)
+    lines = np.array(lines, dtype=np.int64)
+    key = _key_ids(path, np.array(key_fields, dtype=bytes), key_lines, keys, key_index)[np.isin(key_lines, lines)]
     cols = np.array(fields, dtype=bytes).reshape(-1, 6)  # x1, y1, x2, y2, action_id, score
-    has_score = np.array(has_score, dtype=bool)
-    return {
-        "line": np.array(lines, dtype=np.int64),
-        "key": _key_ids(path, key_fields, key_lines, keys, key_index)[is_row],
-        "coords": [cols[:, k] for k in range(4)],
-        "action": cols[:, 4],
-        "has_score": has_score,
-        "score": cols[has_score, 5],
-    }
-
-
-def _convert(path: str, parts: List[Dict], keys, whitelist: Optional[np.ndarray]) -> AVABoxRows:
-    """Parse numbers (Python ``int``/``float`` syntax) and apply the whitelist."""
-    line = _cat([p["line"] for p in parts], np.int64)
-    action = _cat([_numbers(path, p["action"], p["line"], np.int64, "action_id") for p in parts], np.int64)
-    key = _cat([p["key"] for p in parts], np.int64)
-    boxes = np.stack([_cat([_numbers(path, p["coords"][k], p["line"], np.float64, "coordinate") for p in parts],
-                           np.float64) for k in range(4)], axis=1)
-    # As in the official reader, only evaluated rows need a valid score.
-    score = np.ones(len(line), dtype=np.float64)
-    offset = 0
-    keep = np.ones(len(line), dtype=bool) if whitelist is None else np.isin(action, whitelist)
-    for p in parts:
-        n = len(p["line"])
-        rows = np.flatnonzero(p["has_score"])
-        kept = keep[offset + rows]
-        score[offset + rows[kept]] = _numbers(path, p["score"][kept], p["line"][rows[kept]], np.float64, "score")
-        offset += n
-    ids, counts = np.unique(action[~keep], return_counts=True)
-    return AVABoxRows(keys=keys, key=key[keep], boxes=boxes[keep], action_id=action[keep], score=score[keep],
-                      line=line[keep], skipped=dict(zip(ids.tolist(), counts.tolist())))
-
-
-def _cat(arrays: List[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
+    boxes = np.stack([_numbers(path, cols[:, k], lines, np.float64, "coordinate") for k in range(4)], axis=1)
+    action = _numbers(path, cols[:, 4], lines, np.int64, "action_id")
+    keep = np.ones(len(lines), dtype=bool) if whitelist is None else np.isin(action, whitelist)
+    score = np.ones(len(lines), dtype=np.float64)
+    scored = np.flatnonzero(keep & np.array(has_score, dtype=bool))
+    score[scored] = _numbers(path, cols[scored, 5], lines[scored], np.float64, "score")
+    return {"line": lines[keep], "key": key[keep], "boxes": boxes[keep].reshape(-1, 4), "action": action[keep],
+            "score": score[keep], "skipped": action[~keep]}
 
 
 def _numbers(path: str, strings: np.ndarray, lines: np.ndarray, dtype, what: str) -> np.ndarray:

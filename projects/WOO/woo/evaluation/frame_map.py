@@ -18,9 +18,11 @@ Rules it reproduces, including how ties are broken:
   ``argsort``; AP is VOC all-point; classes without ground truth get NaN and the
   mean is ``np.nanmean`` over an array indexed by class id.
 
-The heap is simulated in Python only for key frames where it can change the
-result: a score tie at the cap boundary, two selected detections of one class
-with equal scores, or a NaN score. Elsewhere a vectorized top-50 is identical.
+Rows that cannot change a key frame's heap are left out first (see
+``_heap_candidates``). The heap is simulated in Python only for key frames
+where it can change the result: a score tie at the cap boundary, two selected
+detections of one class with equal scores, or a NaN score. Elsewhere a
+vectorized top-50 is identical.
 """
 import heapq
 import logging
@@ -168,6 +170,7 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     a class they are in the order of the official per-class concatenation.
     """
     index = np.flatnonzero(_not_excluded(rows, excluded_keys))
+    index = index[_heap_candidates(rows.key[index], rows.score[index], np.isnan(rows.boxes[index]).any(1), capacity)]
     key, score, action = rows.key[index], rows.score[index], rows.action_id[index]
     num_keys = len(rows.keys)
     # Group by key, descending score. Ties may come in any order: a key where their order could
@@ -217,8 +220,11 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     score, boxes = np.concatenate(out_score), np.concatenate(out_boxes)
 
     valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-    # Frames are visited in the order their first evaluated row appears in the file.
-    first_keys, first_rows = np.unique(rows.key, return_index=True)
+    # Frames are visited in the order their first evaluated row appears in the file (the first
+    # row of a key is the first row of one of its runs of equal keys).
+    heads = np.flatnonzero(np.r_[True, rows.key[1:] != rows.key[:-1]])
+    first_keys, first_heads = np.unique(rows.key[heads], return_index=True)
+    first_rows = heads[first_heads]
     frame_order = np.zeros(num_keys, dtype=np.int64)
     frame_order[first_keys[np.argsort(first_rows)]] = np.arange(len(first_keys))
     final = np.flatnonzero(valid)
@@ -226,6 +232,63 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     code = (action[final] * (num_keys + 1) + frame_order[key[final]]) * (capacity + 1) + rank[final]
     final = final[np.argsort(code, kind="stable")]
     return key[final], action[final], score[final], boxes[final]
+
+
+def _heap_candidates(key: np.ndarray, score: np.ndarray, nan_box: np.ndarray, capacity: int) -> np.ndarray:
+    """Mask of the rows the official per-key-frame heap needs to give its result.
+
+    A min-heap of capacity ``k`` that replaces its minimum only on a strictly
+    higher score ends up holding rows scoring at least the key frame's
+    ``k``-th highest score ``s``, and rows below ``s`` only ever displace each
+    other, never which rows at or above ``s`` it holds. Only the heap's order of
+    equal scores depends on all rows, so a key frame keeps all its rows when
+    its rows at or above ``s`` are more than ``k`` or share a score, or when a
+    score or box is NaN; otherwise it keeps its ``k`` best rows.
+
+    Args:
+        key, score: ``(R,)`` key index and score of each row, in file order.
+        nan_box: ``(R,)`` bool, the row's box has a NaN.
+        capacity: ``k`` (< 1: no cap, every row is kept).
+    """
+    if capacity < 1 or len(key) == 0:
+        return np.ones(len(key), dtype=bool)
+    heads = np.r_[True, key[1:] != key[:-1]]
+    if len(np.unique(key[heads])) == heads.sum():  # each key frame's rows are contiguous
+        return _top_of_runs(key, score, nan_box, capacity)
+    order = np.argsort(key, kind="stable")
+    keep = np.empty(len(key), dtype=bool)
+    keep[order] = _top_of_runs(key[order], score[order], nan_box[order], capacity)
+    return keep
+
+
+def _top_of_runs(key, score, nan_box, capacity):
+    """:func:`_heap_candidates` for rows whose key frames form contiguous runs."""
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    counts = np.diff(np.r_[starts, len(key)])
+    run = np.repeat(np.arange(len(starts)), counts)
+    keep_all = (counts <= capacity) | (np.bincount(run, np.isnan(score) | nan_box, len(starts)) > 0)
+    big = np.flatnonzero(~keep_all)
+    if len(big) == 0:
+        return np.ones(len(key), dtype=bool)
+    width = int(counts[big].max())
+    if len(big) * width <= 2 * len(key):
+        # Each capped run's scores in a row of a -inf padded grid; a partition puts its k best last.
+        grid = np.full((len(big), width), -np.inf)
+        slot = np.full(len(starts), -1)
+        slot[big] = np.arange(len(big))
+        rows = np.flatnonzero(slot[run] >= 0)
+        grid[slot[run[rows]], rows - starts[run[rows]]] = score[rows]
+        top = np.sort(np.partition(grid, width - capacity, axis=1)[:, width - capacity:], axis=1)
+    else:  # very uneven run lengths: sort instead
+        rows = np.flatnonzero(~keep_all[run])
+        rows = rows[np.lexsort((score[rows], run[rows]))]
+        top = score[rows[np.cumsum(counts[big])[:, None] - capacity + np.arange(capacity)]]
+    threshold = np.full(len(starts), -np.inf)
+    threshold[big] = top[:, 0]
+    high = score >= threshold[run]
+    num_high = np.bincount(run, high, len(starts))
+    keep_all[big] |= (num_high[big] > capacity) | (top[:, 1:] == top[:, :-1]).any(1)
+    return high | keep_all[run]
 
 
 def _match(det_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold, gt_lines, gt_name):

@@ -10,7 +10,6 @@ from torch import nn
 __all__ = ["add_arguments", "main", "count_flops"]
 
 
-
 class _ClipToTensors(nn.Module):
     """Tensor-in, tensors-out view of a WOO model, as tracing needs."""
 
