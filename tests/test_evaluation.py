@@ -236,3 +236,22 @@ def test_heap_candidates_keep_the_official_heap_result():
             assert heap(keep) == heap(np.ones(n, dtype=bool))
             if trial % 3 and trial % 5 and (key == k).sum() > 50:
                 assert (keep & (key == k)).sum() == 50  # distinct scores: only the 50 best are needed
+
+
+def test_reader_selection_of_complete_key_frames(tmp_path):
+    def top_two(key, score, nan_box):  # per key frame, its two best rows
+        keep = np.zeros(len(key), dtype=bool)
+        for k in np.unique(key):
+            rows = np.flatnonzero(key == k)
+            keep[rows[np.argsort(-score[rows], kind="stable")[:2]]] = True
+        return keep
+
+    grouped = [("a", "0902", *GT_BOX, 1, s) for s in (0.1, 0.5, 0.3, 0.9)] + [("b", "0902", *GT_BOX, 1, 0.2)]
+    ungrouped = grouped[:2] + grouped[4:] + grouped[2:4] + [("c", "0902", *GT_BOX, 2, 0.1)]
+    for rows, lines in [(grouped, [2, 4, 5]), (ungrouped, [1, 2, 3, 5])]:
+        path = _csv(tmp_path, "det.csv", rows)
+        for chunk_bytes in (30, 1 << 20):  # key frames cut by chunks, or not
+            got = read_box_csv(path, {1}, chunk_bytes=chunk_bytes, select=top_two)
+            # Ungrouped files keep each key frame's first row, which orders the key frames.
+            assert got.line.tolist() == lines and got.skipped == ({2: 1} if rows is ungrouped else {})
+    assert read_box_csv(_csv(tmp_path, "empty.csv", [("a", "0902")]), {1}, select=top_two).line.tolist() == []

@@ -147,7 +147,6 @@ class Trainer:
             disable=not comm.is_main_process(),
             dynamic_ncols=True,
         )
-        results: Dict = {}
         start_time = time.perf_counter()
         try:
             for self.iter in range(self.start_iter, self.max_iter):
@@ -176,7 +175,7 @@ class Trainer:
                             writer.add_scalar("lr", lr, it)
                             writer.add_scalar("data_time", data_time, it)
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
-                    results = self.test(iteration=self.iter)
+                    self.test(iteration=self.iter)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save(f"model_{self.iter:07d}")
         finally:
@@ -188,8 +187,7 @@ class Trainer:
         ):
             self.save("model_final")
         logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
-        results = self.test(iteration=self.max_iter - 1)
-        return results
+        return self.test(iteration=self.max_iter - 1)
 
     def run_step(self, batch) -> Dict[str, torch.Tensor]:
         """One optimizer step on ``batch``; returns the loss dict."""

@@ -21,7 +21,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -157,8 +157,12 @@ class _Quoted(Exception):
     """The file has a quote: it is read again with the ``csv`` module."""
 
 
-def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
-                 chunk_bytes: int = 1 << 20) -> AVABoxRows:
+class _Ungrouped(Exception):
+    """A key frame's rows are not contiguous: the file is read again without ``select``."""
+
+
+def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None, chunk_bytes: int = 1 << 20,
+                 select: Optional[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = None) -> AVABoxRows:
     """Read an AVA ground-truth or detection CSV.
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id[, score]`` or
@@ -175,6 +179,11 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
             in ``skipped`` and left out. ``None`` keeps every row.
         chunk_bytes: bytes parsed at once (bounds the memory used; small
             chunks reuse memory instead of faulting in fresh pages).
+        select: optional ``select(key, score, nan_box) -> keep`` (``(R,)``
+            arrays of whole key frames, ``nan_box`` flags a NaN coordinate):
+            the rows a later step needs. Applied while reading when each key
+            frame's evaluated rows are contiguous (else to all rows at the
+            end), so that only the kept rows are held in memory.
 
     Raises:
         ValueError: naming the file and line of a malformed row.
@@ -182,27 +191,25 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
     whitelist = None if class_whitelist is None else np.array(sorted(class_whitelist), dtype=np.int64)
     keys: List[Tuple[str, int]] = []
     key_index: Dict[Tuple[str, int], int] = {}
-    parts: List[Dict] = []
     try:
-        with open(path, "rb") as f:
-            first_line, rest = 1, b""
-            while True:
-                data = f.read(chunk_bytes)
-                buf = rest + data
-                if not data:
-                    if buf:
-                        parts.append(_parse_chunk(path, buf + b"\n", first_line, keys, key_index, whitelist))
-                    break
-                cut = buf.rfind(b"\n") + 1
-                buf, rest = buf[:cut], buf[cut:]
-                if buf:
-                    parts.append(_parse_chunk(path, buf, first_line, keys, key_index, whitelist))
-                    first_line += parts[-1]["num_lines"]
+        try:
+            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, select)
+        except _Ungrouped:
+            keys.clear()
+            key_index.clear()
+            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, None)
     except _Quoted:
         keys.clear()
         key_index.clear()
         with open(path, "rb") as f:
             parts = [_parse_quoted(path, f, keys, key_index, whitelist)]
+    if select is not None and (len(parts) != 1 or not parts[0].get("selected")):
+        part = _join(parts)
+        keep = select(part["key"], part["score"], _nan_box(part["boxes"]))
+        # The first row of each key frame stays: it fixes the order in which key frames first appear.
+        heads = _run_starts(part["key"])
+        keep[heads[np.unique(part["key"][heads], return_index=True)[1]]] = True
+        parts = [_subset(part, np.flatnonzero(keep))]
     skipped: Dict[int, int] = {}
     for part in parts:
         for action_id, count in zip(*(a.tolist() for a in np.unique(part["skipped"], return_counts=True))):
@@ -212,8 +219,81 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None,
                       line=_cat(parts, "line", np.int64), skipped=dict(sorted(skipped.items())))
 
 
+def _read_chunks(path: str, chunk_bytes: int, keys, key_index, whitelist, select) -> List[Dict]:
+    """Parse the file chunk by chunk; with ``select``, keep only selected rows of finished key frames."""
+    parts: List[Dict] = []
+    pending = None  # rows of the key frame that may go on in the next chunk
+    finished = np.zeros(0, dtype=bool)  # key frames whose rows have all been seen
+    with open(path, "rb") as f:
+        first_line, rest = 1, b""
+        while True:
+            data = f.read(chunk_bytes)
+            buf = rest + data
+            last = not data
+            if last:
+                buf, rest = (buf + b"\n" if buf else buf), b""
+            else:
+                cut = buf.rfind(b"\n") + 1
+                buf, rest = buf[:cut], buf[cut:]
+            if buf:
+                part = _parse_chunk(path, buf, first_line, keys, key_index, whitelist)
+                first_line += part["num_lines"]
+                if select is not None:
+                    if pending is not None:
+                        part = _join([pending, part])
+                    finished = np.r_[finished, np.zeros(len(keys) - len(finished), dtype=bool)]
+                    part, pending = _select_finished(part, finished, select, last)
+                parts.append(part)
+            if last:
+                break
+    if pending is not None:
+        parts.append(_select_finished(pending, finished, select, True)[0])
+    if select is not None:
+        parts = [_join(parts)]
+        parts[0]["selected"] = True
+    return parts
+
+
+def _select_finished(part: Dict, finished: np.ndarray, select, last: bool):
+    """Apply ``select`` to the key frames of ``part`` that end in it; the last one may go on unless ``last``."""
+    key = part["key"]
+    heads = _run_starts(key)
+    if finished[key].any() or len(np.unique(key[heads])) != len(heads):
+        raise _Ungrouped
+    going_on = np.zeros(len(key), dtype=bool) if last or len(key) == 0 else key == key[-1]
+    done = np.flatnonzero(~going_on)
+    finished[key[done]] = True
+    keep = select(key[done], part["score"][done], _nan_box(part["boxes"][done]))
+    pending = _subset(part, np.flatnonzero(going_on), skipped=False) if going_on.any() else None
+    return _subset(part, done[keep]), pending
+
+
+def _run_starts(key: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal keys starts."""
+    return np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+
+
+def _nan_box(boxes: np.ndarray) -> np.ndarray:
+    return np.isnan(boxes[:, 0] + boxes[:, 1] + boxes[:, 2] + boxes[:, 3])
+
+
+def _subset(part: Dict, rows: np.ndarray, skipped: bool = True) -> Dict:
+    """The given rows of a parsed part; its skipped action ids stay with the copy if ``skipped``."""
+    out = {name: part[name][rows] for name in ("line", "key", "boxes", "action", "score")}
+    out["skipped"] = part["skipped"] if skipped else np.zeros(0, dtype=np.int64)
+    return out
+
+
+def _join(parts: List[Dict]) -> Dict:
+    joined = {name: _cat(parts, name, np.int64) for name in ("line", "key", "action", "skipped")}
+    joined["boxes"] = _cat(parts, "boxes", np.float64, (0, 4))
+    joined["score"] = _cat(parts, "score", np.float64)
+    return joined
+
+
 def _cat(parts: List[Dict], name: str, dtype, empty_shape=(0,)) -> np.ndarray:
-    arrays = [part[name] for part in parts]
+    # Each part lets go of its array as it is joined, so only one field is held twice.
+    arrays = [part.pop(name) for part in parts]
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(empty_shape, dtype=dtype)
 
 
@@ -247,7 +327,11 @@ def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitel
         return sep[first[at] + k] + 1, sep[first[at] + k + 1], lines[at]
 
     # As in the official reader, every row needs valid coordinates and action id, evaluated rows a score.
-    boxes = np.stack([_parse(path, b, *field(k), np.float64, "coordinate") for k in range(2, 6)], axis=1)
+    # A box's text is parsed once for the run of rows repeating it (one row per class of a box).
+    new_box = _changed(b, sep[first + 2] + 1, sep[first + 6])
+    heads = np.flatnonzero(new_box)
+    boxes = np.stack([_parse(path, b, *field(k, heads), np.float64, "coordinate") for k in range(2, 6)], axis=1)
+    boxes = boxes[np.cumsum(new_box) - 1]
     action = _parse(path, b, *field(6), np.int64, "action_id")
     keep = np.ones(len(rows), dtype=bool) if whitelist is None else np.isin(action, whitelist)
     score = np.ones(len(rows), dtype=np.float64)
@@ -255,6 +339,25 @@ def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitel
     score[scored] = _parse(path, b, *field(7, scored), np.float64, "score")
     return {"line": lines[keep], "key": key[keep], "boxes": boxes[keep], "action": action[keep],
             "score": score[keep], "skipped": action[~keep], "num_lines": len(ends)}
+
+
+# _BYTE_MASKS[n]: the first n bytes of a little-endian 64-bit word.
+_BYTE_MASKS = np.array([(1 << 8 * n) - 1 for n in range(9)], dtype=np.uint64)
+
+
+def _changed(b: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``(R,)`` bool: the text ``[start, end)`` differs from the previous row's (True for the first row)."""
+    length = end - start
+    changed = np.ones(len(length), dtype=bool)
+    if len(length) < 2 or length.max() > 3 * 8:
+        return changed
+    unaligned = np.ndarray((len(b) - _FAST_WIDTH + 1,), dtype="<u8", buffer=b, strides=(1,))
+    same = length[1:] == length[:-1]
+    for i in range(3):
+        word = unaligned[start + 8 * i] & _BYTE_MASKS[np.clip(length - 8 * i, 0, 8)]
+        same &= word[1:] == word[:-1]
+    changed[1:] = ~same
+    return changed
 
 
 def _parse(path: str, b: np.ndarray, start: np.ndarray, end: np.ndarray, lines: np.ndarray, dtype,

@@ -1,10 +1,11 @@
 """Entry points of the AVA frame-mAP evaluation: from files or from predictions."""
+import functools
 import logging
 from typing import Dict, Optional, Sequence
 
 from .ava_io import AVABoxRows, read_box_csv, read_exclusions, read_labelmap
 from .detections import predictions_to_rows
-from .frame_map import frame_map
+from .frame_map import CAPACITY, _heap_candidates, frame_map
 
 __all__ = ["evaluate_csv", "evaluate_predictions", "evaluate_rows"]
 
@@ -25,7 +26,8 @@ def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: O
         truth have AP NaN and do not enter the mean.
     """
     categories, class_ids = read_labelmap(labelmap)
-    rows = read_box_csv(detections, class_ids)
+    # Only rows that can change a key frame's capped heap are kept while reading.
+    rows = read_box_csv(detections, class_ids, select=functools.partial(_heap_candidates, capacity=CAPACITY))
     return evaluate_rows(rows, groundtruth, categories, class_ids, exclusions, source=detections)
 
 

@@ -36,9 +36,12 @@ __all__ = ["frame_map", "average_precision"]
 
 logger = logging.getLogger(__name__)
 
+# Detections kept per key frame by the official evaluator.
+CAPACITY = 50
+
 
 def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Sequence[Dict],
-              excluded_keys: Set[Tuple[str, int]] = frozenset(), capacity: int = 50,
+              excluded_keys: Set[Tuple[str, int]] = frozenset(), capacity: int = CAPACITY,
               iou_threshold: float = 0.5, groundtruth_name: str = "ground truth") -> Dict:
     """Frame-mAP at an IoU threshold.
 
@@ -169,8 +172,12 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     Returns key, action_id, score and boxes ``(D, 4)`` as ``y1, x1, y2, x2``; within
     a class they are in the order of the official per-class concatenation.
     """
-    index = np.flatnonzero(_not_excluded(rows, excluded_keys))
-    index = index[_heap_candidates(rows.key[index], rows.score[index], np.isnan(rows.boxes[index]).any(1), capacity)]
+    # NaN if a coordinate is NaN (or two are infinities of opposite signs, which only keeps more rows).
+    box_sum = rows.boxes[:, 0] + rows.boxes[:, 1] + rows.boxes[:, 2] + rows.boxes[:, 3]
+    # Exclusions drop whole key frames, so they can come after the per-key-frame selection.
+    index = np.flatnonzero(_heap_candidates(rows.key, rows.score, np.isnan(box_sum), capacity)
+                           & _not_excluded(rows, excluded_keys))
+    del box_sum
     key, score, action = rows.key[index], rows.score[index], rows.action_id[index]
     num_keys = len(rows.keys)
     # Group by key, descending score. Ties may come in any order: a key where their order could
@@ -265,8 +272,9 @@ def _top_of_runs(key, score, nan_box, capacity):
     """:func:`_heap_candidates` for rows whose key frames form contiguous runs."""
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     counts = np.diff(np.r_[starts, len(key)])
-    run = np.repeat(np.arange(len(starts)), counts)
-    keep_all = (counts <= capacity) | (np.bincount(run, np.isnan(score) | nan_box, len(starts)) > 0)
+    run = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
+    keep_all = counts <= capacity
+    keep_all[run[np.isnan(score) | nan_box]] = True
     big = np.flatnonzero(~keep_all)
     if len(big) == 0:
         return np.ones(len(key), dtype=bool)
@@ -286,7 +294,7 @@ def _top_of_runs(key, score, nan_box, capacity):
     threshold = np.full(len(starts), -np.inf)
     threshold[big] = top[:, 0]
     high = score >= threshold[run]
-    num_high = np.bincount(run, high, len(starts))
+    num_high = np.bincount(run[high], minlength=len(starts))
     keep_all[big] |= (num_high[big] > capacity) | (top[:, 1:] == top[:, :-1]).any(1)
     return high | keep_all[run]
 
