@@ -77,7 +77,7 @@ def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):
 
     # Resuming a finished run trains nothing more and keeps the final weights.
     before = (out / "model_final.pth").read_bytes()
-    assert train(out, flags=["--resume"]) == 0
+    assert train(out, *NO_EVAL, flags=["--resume"]) == 0
     assert (out / "model_final.pth").read_bytes() == before
     assert len(losses(out)) == 4
 

@@ -3,7 +3,8 @@ import functools
 import logging
 from typing import Dict, Optional, Sequence
 
-from .ava_io import AVABoxRows, read_box_csv, read_exclusions, read_labelmap
+from .ava_io import read_exclusions, read_labelmap
+from .box_csv import AVABoxRows, read_box_csv
 from .detections import predictions_to_rows
 from .frame_map import CAPACITY, _heap_candidates, frame_map
 

@@ -30,7 +30,7 @@ from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 
-from .ava_io import AVABoxRows
+from .box_csv import AVABoxRows
 
 __all__ = ["frame_map", "average_precision"]
 
