@@ -54,14 +54,6 @@ def _leaves(node, prefix=""):
             yield f"{prefix}{key}", list(value) if isinstance(value, (tuple, list)) else value
 
 
-@pytest.fixture(scope="module")
-def datasets(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("datasets"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", root)
-        yield root
-
-
 def test_configs_exist():
     assert "configs/Synthetic/WOO_Instant.yaml" in CONFIGS
     assert "configs/AVA-v2.2/WOO_SlowFast_R50_8x8.yaml" in CONFIGS
@@ -205,7 +197,7 @@ def test_datasets_register_without_reading_files(tmp_path, monkeypatch):
     assert len(DatasetCatalog.get("woo_synthetic_val")) > 0
 
 
-def test_mapper_and_loaders(datasets):
+def test_mapper_and_loaders(woo_datasets):
     cfg = _d2_cfg(INSTANT)
     records = DatasetCatalog.get("woo_synthetic_train")
     record = next(r for r in records if len(r["boxes"]) == 2)
@@ -228,7 +220,7 @@ def test_mapper_and_loaders(datasets):
     assert seen == [(r["video_id"], r["timestamp"]) for r in val]
 
 
-def test_evaluator_perfect_detections_and_engine_parity(datasets, tmp_path):
+def test_evaluator_perfect_detections_and_engine_parity(woo_datasets, tmp_path):
     val = DatasetCatalog.get("woo_synthetic_val")
     evaluator = woo.d2.AVAEvaluator("woo_synthetic_val", str(tmp_path))
     engine = ActionDetectionEvaluator("woo_synthetic_val")

@@ -93,6 +93,21 @@ def test_test_mapper_output(tmp_path):
     assert inside > 240
 
 
+def test_key_frame_only_mapper_repeats_the_key_frame(tmp_path):
+    """INPUT.KEY_FRAME_ONLY: every frame of the clip is the key frame, the rest is unchanged."""
+    paths = _video(tmp_path)
+    normal = ClipMapper(False, num_frames=4, sampling_rate=3, min_size=(48,), max_size=1333)
+    still = ClipMapper(False, num_frames=4, sampling_rate=3, min_size=(48,), max_size=1333, key_frame_only=True)
+    out = still(_record(paths, key=7))
+    # background value = frame index: all four frames are frame 7 (JPEG tolerance)
+    np.testing.assert_allclose(out["clip"][1, :, 40, 60].float(), [7, 7, 7, 7], atol=2)
+    assert torch.equal(out["clip"][:, 2], normal(_record(paths, key=7))["clip"][:, 2])
+    torch.testing.assert_close(out["gt_boxes"], torch.tensor([[8.0, 12.0, 24.0, 28.0]]))
+    cfg = get_cfg()
+    cfg.INPUT.KEY_FRAME_ONLY = True
+    assert ClipMapper.from_config(cfg, is_train=True).key_frame_only
+
+
 def test_train_mapper_flips_boxes_with_pixels(tmp_path):
     mapper = ClipMapper(
         True, num_frames=2, sampling_rate=1, min_size=(24, 48), max_size=1333,

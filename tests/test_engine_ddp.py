@@ -1,9 +1,11 @@
 """Two CPU processes (gloo) train with DDP and evaluate the gathered predictions."""
 import json
 
+import pytest
 import torch
+from test_engine_train import INSTANT, main
 
-from test_engine_train import _datasets_env, datasets_root, main, INSTANT  # noqa: F401
+pytestmark = pytest.mark.usefixtures("woo_datasets")
 
 
 def test_two_processes_train_and_gather_every_key_frame(tmp_path):

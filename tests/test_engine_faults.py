@@ -5,19 +5,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
+from test_engine_train import INSTANT, NO_EVAL, assert_same_weights, losses, train, weights
 
-# The fixtures point $WOO_DATASETS at a generated synthetic set in a temporary folder.
-from test_engine_train import (  # noqa: F401
-    INSTANT,
-    NO_EVAL,
-    _datasets_env,
-    assert_same_weights,
-    datasets_root,
-    losses,
-    train,
-    weights,
-)
+# $WOO_DATASETS points at the session's generated synthetic set (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("woo_datasets")
 
 SCHEDULE = ["SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "(30,)", "SOLVER.CHECKPOINT_PERIOD", "2", *NO_EVAL]
 

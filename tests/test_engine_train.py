@@ -15,14 +15,7 @@ ACTIONS = ["stand", "walk", "bob", "carry", "crouch", "raise arm"]
 NO_EVAL = ["DATASETS.TEST", "()"]
 
 
-@pytest.fixture(scope="session")
-def datasets_root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("datasets"))
-
-
-@pytest.fixture(autouse=True)
-def _datasets_env(datasets_root, monkeypatch):
-    monkeypatch.setenv("WOO_DATASETS", datasets_root)
+pytestmark = pytest.mark.usefixtures("woo_datasets")
 
 
 def train(out_dir, *opts, flags=()):

@@ -91,8 +91,6 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.DATALOADER = CfgNode()
     # Data-loading worker processes per training process.
     _C.DATALOADER.NUM_WORKERS = 4
-    # Group clips of similar aspect ratio into a batch to waste less padding.
-    _C.DATALOADER.ASPECT_RATIO_GROUPING = True
     # Drop training key frames without any annotated actor.
     _C.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False
 

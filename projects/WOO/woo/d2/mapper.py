@@ -4,7 +4,7 @@ from typing import Callable, Dict
 from detectron2.config import configurable
 from detectron2.structures import Boxes, Instances
 
-from woo.engine.train_loader import build_clip_mapper
+from woo.data.mapper import ClipMapper
 
 __all__ = ["ClipDatasetMapper"]
 
@@ -12,9 +12,8 @@ __all__ = ["ClipDatasetMapper"]
 class ClipDatasetMapper:
     """Key-frame record -> detectron2 model input, for ``build_detection_{train,test}_loader``.
 
-    Delegates decoding, resizing and flipping to ``woo train``'s mapper
-    (:func:`woo.engine.train_loader.build_clip_mapper`, so ``INPUT.KEY_FRAME_ONLY``
-    holds here too) and puts the ground truth in detectron2's place: in
+    Delegates decoding, resizing and flipping to ``woo train``'s
+    :class:`woo.data.mapper.ClipMapper` (so ``INPUT.KEY_FRAME_ONLY`` holds here too) and puts the ground truth in detectron2's place: in
     training an ``instances`` field (``Instances`` of the clip size with
     ``gt_boxes`` (K, 4) pixels and ``gt_actions`` (K, C) multi-hot); at test
     time, like detectron2's ``DatasetMapper``, no ground truth.
@@ -32,7 +31,7 @@ class ClipDatasetMapper:
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> Dict:
-        return {"is_train": is_train, "clip_mapper": build_clip_mapper(cfg, is_train)}
+        return {"is_train": is_train, "clip_mapper": ClipMapper.from_config(cfg, is_train)}
 
     def __call__(self, record: Dict) -> Dict:
         """

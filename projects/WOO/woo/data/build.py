@@ -2,6 +2,7 @@
 
 Clips of one batch may differ in size; the model pads them.
 """
+import collections
 import itertools
 import logging
 import os
@@ -13,12 +14,14 @@ import torch.utils.data as torchdata
 
 from woo.data.catalog import load_dataset_dicts
 from woo.data.mapper import ClipMapper
-from woo.engine import comm
+from woo.utils import comm
 
 __all__ = [
     "get_dataset_dicts",
     "TrainingSampler",
     "InferenceSampler",
+    "ResumableBatchStream",
+    "sample_seed",
     "build_train_loader",
     "build_test_loader",
     "trivial_batch_collator",
@@ -87,37 +90,66 @@ class InferenceSampler(torchdata.Sampler):
         return len(self._indices)
 
 
-class _MappedStream(torchdata.IterableDataset):
-    """Map records drawn by an endless sampler and batch them; each DataLoader
-    worker takes every ``num_workers``-th index. With ``group_by_aspect``,
-    landscape and portrait clips fill separate batches (less padding). A mapper
-    with a ``generator`` attribute gets one seeded from (seed, rank, worker)."""
+def sample_seed(seed: int, rank: int, position: int) -> int:
+    """Seed of the augmentation of the clip at ``position`` of process ``rank``'s stream."""
+    return int(np.random.SeedSequence([seed, rank, position]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class ResumableBatchStream(torchdata.IterableDataset):
+    """Endless batches of mapped records, starting at batch ``start_iter``.
+
+    Resuming after a crash must feed the model the very batches an
+    uninterrupted run would have fed it, so batch ``b`` is a pure function of
+    (seed, rank, b): it holds the records at positions ``b * batch_size ..
+    (b + 1) * batch_size - 1`` of ``sampler``'s endless index stream, and each
+    clip is mapped under ``torch.random.fork_rng`` seeded by :func:`sample_seed`
+    of its position, so augmentation neither depends on nor changes any
+    process's global generator. With ``W`` DataLoader workers, worker ``w``
+    builds batches ``start_iter + w, start_iter + w + W, ...``; the DataLoader
+    takes from its workers in turn, so batches arrive in order.
+
+    Args:
+        records: dataset dicts.
+        mapper: record -> model input dict, drawing randomness from torch's global generator.
+        sampler: endless iterable of record indices, the same for one seed.
+        batch_size: clips per batch of this process.
+        start_iter: index of the first batch.
+        seed, rank: make the augmentation seeds.
+    """
 
     def __init__(
-        self, records: List[Dict], mapper: Callable, sampler, batch_size: int, group_by_aspect: bool,
-        seed: Sequence[int],
+        self,
+        records: List[Dict],
+        mapper: Callable[[Dict], Dict],
+        sampler,
+        *,
+        batch_size: int,
+        start_iter: int = 0,
+        seed: int = 0,
+        rank: int = 0,
     ):
         self._records, self._mapper, self._sampler = records, mapper, sampler
-        self._batch_size, self._group, self._seed = batch_size, group_by_aspect, list(seed)
+        self._batch_size, self._start_iter = int(batch_size), int(start_iter)
+        self._seed, self._rank = int(seed), int(rank)
 
     def __iter__(self) -> Iterator[List[Dict]]:
         info = torchdata.get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         indices = iter(self._sampler)
-        if info is not None:
-            indices = itertools.islice(indices, info.id, None, info.num_workers)
-        if hasattr(self._mapper, "generator"):
-            worker = 0 if info is None else info.id
-            state = np.random.SeedSequence(self._seed + [worker]).generate_state(2, dtype=np.uint64)
-            self._mapper.generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-        buckets: Dict[bool, List[Dict]] = {False: [], True: []}
-        for index in indices:
-            item = self._mapper(self._records[index])
-            height, width = item["image_size"]
-            bucket = buckets[self._group and height > width]
-            bucket.append(item)
-            if len(bucket) == self._batch_size:
-                yield list(bucket)
-                bucket.clear()
+        position = 0
+        batch = self._start_iter + worker
+        while True:
+            begin = batch * self._batch_size
+            # Skip the positions other workers map (and, at first, those before start_iter).
+            collections.deque(itertools.islice(indices, begin - position), maxlen=0)
+            items = []
+            for offset, index in enumerate(itertools.islice(indices, self._batch_size)):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(sample_seed(self._seed, self._rank, begin + offset))
+                    items.append(self._mapper(self._records[index]))
+            position = begin + self._batch_size
+            yield items
+            batch += num_workers
 
 
 def _seed(cfg) -> int:
@@ -127,12 +159,13 @@ def _seed(cfg) -> int:
     return int(comm.broadcast_object(int.from_bytes(os.urandom(4), "little")))
 
 
-def build_train_loader(cfg, *, mapper: Optional[Callable] = None) -> torchdata.DataLoader:
+def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
     Records come from DATASETS.TRAIN (without empty key frames when
     DATALOADER.FILTER_EMPTY_ANNOTATIONS), shuffled with SEED, sharded across
-    processes; random augmentation is seeded per (SEED, rank, worker).
+    processes. Batch ``b`` is the same whenever it is built, so a run resumed
+    at ``start_iter`` sees what an uninterrupted run would have seen.
     """
     world_size, rank = comm.get_world_size(), comm.get_rank()
     if cfg.SOLVER.IMS_PER_BATCH % world_size:
@@ -141,20 +174,19 @@ def build_train_loader(cfg, *, mapper: Optional[Callable] = None) -> torchdata.D
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
     seed = _seed(cfg)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
-    dataset = _MappedStream(
-        records, mapper, sampler, cfg.SOLVER.IMS_PER_BATCH // world_size, cfg.DATALOADER.ASPECT_RATIO_GROUPING,
-        seed=(seed, rank),
+    stream = ResumableBatchStream(
+        records, mapper, sampler, batch_size=cfg.SOLVER.IMS_PER_BATCH // world_size,
+        start_iter=start_iter, seed=seed, rank=rank,
     )
-    # Worker seeds of torch/random derive from this generator, so they too repeat for a (seed, rank).
+    # The workers' base seed comes from this generator, not from torch's global one.
     generator = torch.Generator()
-    generator.manual_seed(seed * 1000 + rank)
+    generator.manual_seed(seed)
     return torchdata.DataLoader(
-        dataset,
+        stream,
         batch_size=None,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
         collate_fn=trivial_batch_collator,
         generator=generator,
-        persistent_workers=cfg.DATALOADER.NUM_WORKERS > 0,
     )
 
 

@@ -66,6 +66,7 @@ class ClipMapper:
         max_size: int,
         min_size_sampling: str = "choice",
         random_flip: bool = False,
+        key_frame_only: bool = False,
     ):
         """
         Args:
@@ -76,6 +77,7 @@ class ClipMapper:
             max_size: largest long side.
             min_size_sampling: "range" or "choice" (training only).
             random_flip: flip half of the training clips left-right.
+            key_frame_only: ablation without motion: every frame of the clip is the key frame.
         """
         self.is_train = is_train
         self.num_frames = int(num_frames)
@@ -84,9 +86,7 @@ class ClipMapper:
         self.max_size = int(max_size)
         self.min_size_sampling = min_size_sampling if is_train else "choice"
         self.random_flip = bool(random_flip) and is_train
-        # Random source of the training augmentation; None uses torch's global
-        # generator. The training loader sets one per (seed, rank, worker).
-        self.generator = None
+        self.key_frame_only = bool(key_frame_only)
         if not is_train and len(self.min_size) != 1:
             raise ValueError(f"test-time min_size must be one size, got {self.min_size}")
 
@@ -105,18 +105,28 @@ class ClipMapper:
             size_args = dict(min_size=(cfg.INPUT.MIN_SIZE_TEST,), max_size=cfg.INPUT.MAX_SIZE_TEST)
         if cfg.INPUT.FORMAT != "RGB":
             raise ValueError(f"INPUT.FORMAT must be 'RGB', got {cfg.INPUT.FORMAT!r}")
-        return cls(is_train, num_frames=cfg.INPUT.NUM_FRAMES, sampling_rate=cfg.INPUT.SAMPLING_RATE, **size_args)
+        return cls(
+            is_train,
+            num_frames=cfg.INPUT.NUM_FRAMES,
+            sampling_rate=cfg.INPUT.SAMPLING_RATE,
+            key_frame_only=cfg.INPUT.KEY_FRAME_ONLY,
+            **size_args,
+        )
 
     def __call__(self, record: Dict) -> Dict:
         frame_paths: List[str] = record["frame_paths"]
-        indices = clip_frame_indices(record["key_frame_index"], self.num_frames, self.sampling_rate, len(frame_paths))
-        frames = read_frames([frame_paths[i] for i in indices])
+        key_index = record["key_frame_index"]
+        if self.key_frame_only:
+            frames = np.repeat(read_frames([frame_paths[key_index]]), self.num_frames, axis=0)
+        else:
+            indices = clip_frame_indices(key_index, self.num_frames, self.sampling_rate, len(frame_paths))
+            frames = read_frames([frame_paths[i] for i in indices])
         height, width = frames.shape[1:3]
-        short_side = sample_short_side(self.min_size, self.min_size_sampling, self.generator) if self.is_train else self.min_size[0]
+        short_side = sample_short_side(self.min_size, self.min_size_sampling) if self.is_train else self.min_size[0]
         new_h, new_w = resized_shape(height, width, short_side, self.max_size)
         frames = resize_clip(frames, (new_h, new_w))
         boxes = record["boxes"]
-        if self.random_flip and bool(torch.rand((), generator=self.generator) < 0.5):
+        if self.random_flip and bool(torch.rand(()) < 0.5):
             frames = hflip_clip(frames)
             boxes = hflip_boxes(boxes, 1.0)
         clip = torch.from_numpy(frames).permute(3, 0, 1, 2).contiguous()  # (T,H,W,3) -> (3,T,H,W)

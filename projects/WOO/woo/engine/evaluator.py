@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import comm
+from woo.utils import comm
 
 __all__ = ["ActionDetectionEvaluator", "inference_on_dataset"]
 

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from . import comm
+from woo.utils import comm
 from .setup import load_config, resolve_seed, seed_all_rng, setup_logger
 
 __all__ = ["add_arguments", "main", "run"]

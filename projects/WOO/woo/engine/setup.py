@@ -10,7 +10,7 @@ import torch
 
 from woo.config import CfgNode, get_cfg
 
-from . import comm
+from woo.utils import comm
 
 __all__ = ["load_config", "setup_logger", "seed_all_rng", "resolve_seed"]
 

@@ -17,7 +17,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from . import comm
+from woo.data.build import build_test_loader, build_train_loader
+from woo.utils import comm
+
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from .evaluator import ActionDetectionEvaluator, inference_on_dataset
 from .optim import build_lr_scheduler, build_optimizer, clip_gradients
@@ -114,16 +116,10 @@ class Trainer:
             self._resumed_rng = None
 
     def build_train_loader(self, start_iter: int):
-        from .train_loader import build_resumable_train_loader
-
-        return build_resumable_train_loader(self.cfg, start_iter=start_iter)
+        return build_train_loader(self.cfg, start_iter=start_iter)
 
     def build_test_loader(self, dataset_name: str):
-        from woo.data.build import build_test_loader
-
-        from .train_loader import build_clip_mapper
-
-        return build_test_loader(self.cfg, dataset_name, mapper=build_clip_mapper(self.cfg, is_train=False))
+        return build_test_loader(self.cfg, dataset_name)
 
     # ---------------------------------------------------------------- training
     def train(self) -> Dict:

@@ -5,8 +5,7 @@ import pytest
 import torch
 import torch.utils.data as torchdata
 
-from woo.data.build import TrainingSampler, trivial_batch_collator
-from woo.engine.train_loader import KeyFrameOnlyMapper, ResumableBatchStream
+from woo.data.build import ResumableBatchStream, TrainingSampler, trivial_batch_collator
 
 
 def _mapper(record):
@@ -56,14 +55,3 @@ def test_mapping_leaves_the_global_generator_alone():
     torch.manual_seed(0)
     _batches(0, 0, 2)
     assert torch.equal(torch.rand(3), expected)
-
-
-def test_key_frame_only_mapper_sees_the_key_frame_alone():
-    seen = {}
-
-    def mapper(record):
-        seen.update(record)
-        return {}
-
-    KeyFrameOnlyMapper(mapper)({"frame_paths": ["a", "b", "c"], "key_frame_index": 1, "video_id": "v"})
-    assert seen == {"frame_paths": ["b"], "key_frame_index": 0, "video_id": "v"}
