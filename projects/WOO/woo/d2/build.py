@@ -4,7 +4,6 @@ detectron2 pickles every dataset dict by default; WOO's records of one video
 share a single list of its frame paths (tens of thousands on AVA), so here the
 records are kept as they are.
 """
-import logging
 from typing import Dict, List, Sequence
 
 from detectron2.data import (
@@ -14,23 +13,17 @@ from detectron2.data import (
     get_detection_dataset_dicts,
 )
 
+from woo.data.build import select_key_frames
+
 from .mapper import ClipDatasetMapper
 
 __all__ = ["get_clip_dataset_dicts", "build_clip_train_loader", "build_clip_test_loader"]
-
-logger = logging.getLogger(__name__)
 
 
 def get_clip_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) -> List[Dict]:
     """Records of the DatasetCatalog splits ``names``, optionally without key frames that have no actor."""
     records = get_detection_dataset_dicts(list(names), filter_empty=False)
-    if filter_empty:
-        kept = [r for r in records if len(r["boxes"])]
-        logger.info("Dropped %d of %d key frames without actors", len(records) - len(kept), len(records))
-        records = kept
-    if not records:
-        raise ValueError(f"datasets {list(names)} have no key frame to load")
-    return records
+    return select_key_frames(records, names, filter_empty=filter_empty)
 
 
 def build_clip_train_loader(cfg):

@@ -18,6 +18,7 @@ from woo.utils import comm
 
 __all__ = [
     "get_dataset_dicts",
+    "select_key_frames",
     "TrainingSampler",
     "InferenceSampler",
     "ResumableBatchStream",
@@ -37,6 +38,12 @@ def get_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) -> Li
     if not names:
         raise ValueError("no dataset named (DATASETS.TRAIN / DATASETS.TEST is empty)")
     records = [r for name in names for r in load_dataset_dicts(name)]
+    return select_key_frames(records, names, filter_empty=filter_empty)
+
+
+def select_key_frames(records: List[Dict], names: Sequence[str], *, filter_empty: bool) -> List[Dict]:
+    """``records`` of splits ``names``, without key frames that have no actor when
+    ``filter_empty`` (the count is logged); an error when nothing is left."""
     if filter_empty:
         kept = [r for r in records if len(r["boxes"])]
         logger.info("dropped %d of %d key frames without actors", len(records) - len(kept), len(records))
