@@ -1,11 +1,12 @@
 """AVA frame-mAP: one hand-computed case per rule of the official evaluator."""
 import json
 import math
+import os
 
 import numpy as np
 import pytest
 
-from woo.evaluation import evaluate_csv, evaluate_predictions, read_box_csv, write_detections_csv
+from woo.evaluation import evaluate_csv, evaluate_predictions, read_box_csv, read_labelmap, write_detections_csv
 from woo.evaluation import cli
 
 GT_BOX = (0.1, 0.1, 0.5, 0.5)
@@ -255,3 +256,19 @@ def test_reader_selection_of_complete_key_frames(tmp_path):
             # Ungrouped files keep each key frame's first row, which orders the key frames.
             assert got.line.tolist() == lines and got.skipped == ({2: 1} if rows is ungrouped else {})
     assert read_box_csv(_csv(tmp_path, "empty.csv", [("a", "0902")]), {1}, select=top_two).line.tolist() == []
+
+
+_OFFICIAL_LABELMAP = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "ava",
+    "ava_action_list_v2.1_for_activitynet_2018.pbtxt",
+)
+
+
+@pytest.mark.skipif(not os.path.exists(_OFFICIAL_LABELMAP), reason="the official AVA label map is not beside the checkout")
+def test_official_60_class_labelmap_is_the_evaluation_whitelist():
+    categories, ids = read_labelmap(_OFFICIAL_LABELMAP)
+    assert len(categories) == len(ids) == 60
+    # the 20 AVA classes the ActivityNet challenge does not evaluate
+    assert set(range(1, 81)) - ids == {2, 16, 18, 19, 21, 23, 25, 31, 32, 33, 35, 39, 40, 42, 44, 50, 53, 55, 71, 75}
+    assert categories[0] == {"id": 1, "name": "bend/bow (at the waist)"}
+    assert categories[-1] == {"id": 80, "name": "watch (a person)"}
