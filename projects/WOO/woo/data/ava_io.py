@@ -22,7 +22,7 @@ import csv
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -142,6 +142,18 @@ def _report(path: str, rows: int, stats: Counter, what: str) -> None:
     logger.log(level, "%s: %d rows -> %s%s", path, rows, what, f"; {details}" if details else "")
 
 
+def _box_rows(path: str, expected: str) -> Iterator[Tuple[int, List[str]]]:
+    """Yield ``(line number, stripped cells)`` of the 7- or 8-column rows of an AVA
+    box CSV, skipping blank lines; any other column count is an error naming the line."""
+    with open(path, newline="", encoding="utf-8") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) not in (7, 8):
+                raise ValueError(f"{path}:{lineno}: expected '{expected}', got {len(row)} columns")
+            yield lineno, [cell.strip() for cell in row]
+
+
 def read_annotations(
     path: str,
     *,
@@ -169,39 +181,30 @@ def read_annotations(
     people: Dict[Tuple[str, int], Dict[tuple, AnnotatedBox]] = {}
     seen_rows: Set[tuple] = set()
     rows = 0
-    with open(path, newline="", encoding="utf-8") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            rows += 1
-            if len(row) not in (7, 8):
-                raise ValueError(
-                    f"{path}:{lineno}: expected 'video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]', "
-                    f"got {len(row)} columns"
-                )
-            row = [cell.strip() for cell in row]
-            video_id = row[0]
-            timestamp = _parse_int(path, lineno, "timestamp", row[1])
-            if not row[6]:
-                raise ValueError(f"{path}:{lineno}: empty action_id (a proposal file? use read_proposals)")
-            action_id = _parse_int(path, lineno, "action_id", row[6])
-            person = _parse_int(path, lineno, "person_id", row[7]) if len(row) == 8 else None
-            if not valid_timestamps[0] <= timestamp <= valid_timestamps[1]:
-                stats[f"skipped timestamp outside {valid_timestamps[0]}..{valid_timestamps[1]}"] += 1
-                continue
-            if class_ids is not None and action_id not in class_ids:
-                stats["skipped action id not in label map"] += 1
-                continue
-            box = _parse_box(path, lineno, row[2:6], stats)
-            if box is None:
-                continue
-            row_key = (video_id, timestamp, box, action_id, person)
-            if row_key in seen_rows:
-                stats["merged duplicate row"] += 1
-            seen_rows.add(row_key)
-            frame = people.setdefault((video_id, timestamp), {})
-            entry = frame.setdefault((person, box), AnnotatedBox(box=box))
-            entry.action_ids.add(action_id)
+    for lineno, row in _box_rows(path, "video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]"):
+        rows += 1
+        video_id = row[0]
+        timestamp = _parse_int(path, lineno, "timestamp", row[1])
+        if not row[6]:
+            raise ValueError(f"{path}:{lineno}: empty action_id (a proposal file? use read_proposals)")
+        action_id = _parse_int(path, lineno, "action_id", row[6])
+        person = _parse_int(path, lineno, "person_id", row[7]) if len(row) == 8 else None
+        if not valid_timestamps[0] <= timestamp <= valid_timestamps[1]:
+            stats[f"skipped timestamp outside {valid_timestamps[0]}..{valid_timestamps[1]}"] += 1
+            continue
+        if class_ids is not None and action_id not in class_ids:
+            stats["skipped action id not in label map"] += 1
+            continue
+        box = _parse_box(path, lineno, row[2:6], stats)
+        if box is None:
+            continue
+        row_key = (video_id, timestamp, box, action_id, person)
+        if row_key in seen_rows:
+            stats["merged duplicate row"] += 1
+        seen_rows.add(row_key)
+        frame = people.setdefault((video_id, timestamp), {})
+        entry = frame.setdefault((person, box), AnnotatedBox(box=box))
+        entry.action_ids.add(action_id)
     result = {key: list(frame.values()) for key, frame in people.items()}
     num_boxes = sum(len(v) for v in result.values())
     _report(path, rows, stats, f"{num_boxes} boxes on {len(result)} key frames")
@@ -235,30 +238,21 @@ def read_proposals(
     stats: Counter = Counter()
     frames: Dict[Tuple[str, int], Dict[tuple, float]] = {}
     rows = 0
-    with open(path, newline="", encoding="utf-8") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            rows += 1
-            if len(row) not in (7, 8):
-                raise ValueError(
-                    f"{path}:{lineno}: expected 'video_id,timestamp,x1,y1,x2,y2[,action_id],score', "
-                    f"got {len(row)} columns"
-                )
-            row = [cell.strip() for cell in row]
-            timestamp = _parse_int(path, lineno, "timestamp", row[1])
-            score = _parse_float(path, lineno, "score", row[-1])
-            if not valid_timestamps[0] <= timestamp <= valid_timestamps[1]:
-                stats[f"skipped timestamp outside {valid_timestamps[0]}..{valid_timestamps[1]}"] += 1
-                continue
-            if score < min_score:
-                stats[f"skipped score below {min_score}"] += 1
-                continue
-            box = _parse_box(path, lineno, row[2:6], stats)
-            if box is None:
-                continue
-            frame = frames.setdefault((row[0], timestamp), {})
-            frame[box] = max(score, frame.get(box, score))
+    for lineno, row in _box_rows(path, "video_id,timestamp,x1,y1,x2,y2[,action_id],score"):
+        rows += 1
+        timestamp = _parse_int(path, lineno, "timestamp", row[1])
+        score = _parse_float(path, lineno, "score", row[-1])
+        if not valid_timestamps[0] <= timestamp <= valid_timestamps[1]:
+            stats[f"skipped timestamp outside {valid_timestamps[0]}..{valid_timestamps[1]}"] += 1
+            continue
+        if score < min_score:
+            stats[f"skipped score below {min_score}"] += 1
+            continue
+        box = _parse_box(path, lineno, row[2:6], stats)
+        if box is None:
+            continue
+        frame = frames.setdefault((row[0], timestamp), {})
+        frame[box] = max(score, frame.get(box, score))
     result = {
         key: (
             np.asarray(list(frame), dtype=np.float32).reshape(-1, 4),
