@@ -111,3 +111,45 @@ def test_resume_continues_after_the_last_checkpoint(runs):
     assert final["iteration"] == 3
     assert "Starting training from iteration 2" in _read(os.path.join(out, "log.txt"))
     assert final["trainer"]["hooks"]["LRScheduler"]["last_epoch"] == 4  # one LR step per iteration 0..3
+
+
+def test_a_failed_checkpoint_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    from torch import nn
+
+    from woo.d2 import AtomicDetectionCheckpointer
+
+    model = nn.Linear(2, 2)
+    checkpointer = AtomicDetectionCheckpointer(model, str(tmp_path), save_to_disk=True)
+    checkpointer.save("model_final", iteration=3)
+    saved_weight = model.weight.detach().clone()
+    before = sorted(os.listdir(tmp_path))
+
+    def crash_midway(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    with pytest.raises(OSError, match="disk full"):
+        checkpointer.save("model_final", iteration=4)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == before  # no temporary file left behind
+    loaded = torch.load(tmp_path / "model_final.pth", map_location="cpu", weights_only=True)
+    assert loaded["iteration"] == 3
+    assert torch.equal(loaded["model"]["weight"], saved_weight)
+
+
+def test_train_net_writes_checkpoints_atomically(runs, tmp_path):
+    from detectron2.engine import hooks
+
+    from woo.d2 import AtomicDetectionCheckpointer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        args = default_argument_parser().parse_args(["--config-file", INSTANT, "OUTPUT_DIR", str(tmp_path)])
+        trainer = train_net.Trainer(train_net.setup(args))
+    periodic = [h for h in trainer._hooks if isinstance(h, hooks.PeriodicCheckpointer)]
+    assert isinstance(trainer.checkpointer, AtomicDetectionCheckpointer)
+    assert periodic and all(h.checkpointer is trainer.checkpointer for h in periodic)
+    assert not [f for f in os.listdir(runs["d2"]) if f.endswith(".tmp")]

@@ -8,16 +8,29 @@ The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
 import os
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
 # Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
-from woo.d2 import AVAEvaluator, build_clip_test_loader, build_clip_train_loader, get_cfg
+from woo.d2 import (
+    AtomicDetectionCheckpointer,
+    AVAEvaluator,
+    build_clip_test_loader,
+    build_clip_train_loader,
+    get_cfg,
+)
 from woo.d2.solver import build_lr_scheduler, build_optimizer
 
 
 class Trainer(DefaultTrainer):
     """detectron2's default training loop with WOO's data, optimizer, schedule and evaluator."""
+
+    def build_hooks(self):
+        # Checkpoint files are written atomically, as ``woo train`` writes them.
+        old = self.checkpointer
+        self.checkpointer = AtomicDetectionCheckpointer(
+            old.model, old.save_dir, save_to_disk=old.save_to_disk, **old.checkpointables
+        )
+        return super().build_hooks()
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -61,7 +74,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        AtomicDetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         return Trainer.test(cfg, model)
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)

@@ -11,6 +11,7 @@ AVA evaluator that ``projects/WOO/train_net.py`` uses.
 from . import datasets  # noqa: F401  (registers the splits)
 from .backbone import VideoResNetBackbone, build_video_resnet_backbone
 from .build import build_clip_test_loader, build_clip_train_loader, get_clip_dataset_dicts
+from .checkpoint import AtomicDetectionCheckpointer
 from .config import get_cfg
 from .evaluator import AVAEvaluator
 from .mapper import ClipDatasetMapper
@@ -18,6 +19,7 @@ from .meta_arch import WOO
 
 __all__ = [
     "WOO",
+    "AtomicDetectionCheckpointer",
     "VideoResNetBackbone",
     "build_video_resnet_backbone",
     "ClipDatasetMapper",

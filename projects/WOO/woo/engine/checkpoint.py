@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from fvcore.common.checkpoint import Checkpointer
 
-__all__ = ["WooCheckpointer", "CheckpointError", "get_rng_state", "set_rng_state"]
+__all__ = ["AtomicSaveMixin", "WooCheckpointer", "CheckpointError", "get_rng_state", "set_rng_state"]
 
 
 class CheckpointError(RuntimeError):
@@ -39,12 +39,9 @@ def _atomic_write(path: str, write_fn) -> None:
         raise
 
 
-class WooCheckpointer(Checkpointer):
-    """fvcore ``Checkpointer`` with atomic saves and safe, checked loads.
-
-    Same constructor as fvcore's: ``WooCheckpointer(model, save_dir,
-    optimizer=..., scheduler=...)``.
-    """
+class AtomicSaveMixin:
+    """Atomic ``save`` and ``tag_last_checkpoint`` for any fvcore ``Checkpointer``
+    subclass (detectron2's ``DetectionCheckpointer`` included): put it first in the bases."""
 
     def save(self, name: str, **kwargs: Any) -> None:
         """Write ``<save_dir>/<name>.pth`` atomically, then tag it as the last checkpoint."""
@@ -62,6 +59,15 @@ class WooCheckpointer(Checkpointer):
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         path = os.path.join(self.save_dir, "last_checkpoint")
         _atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
+
+
+
+class WooCheckpointer(AtomicSaveMixin, Checkpointer):
+    """fvcore ``Checkpointer`` with atomic saves and safe, checked loads.
+
+    Same constructor as fvcore's: ``WooCheckpointer(model, save_dir,
+    optimizer=..., scheduler=...)``.
+    """
 
     def load(self, path: str, checkpointables: Optional[List[str]] = None) -> Dict[str, Any]:
         """Load ``path`` (see fvcore); a missing file raises :class:`CheckpointError`."""
