@@ -37,6 +37,20 @@ def assert_same_weights(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_tensorboard_gets_losses_lr_and_periodic_frame_map(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert train(out, "TEST.EVAL_PERIOD", "2") == 0
+    events = EventAccumulator(str(out))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"total_loss", "loss_action", "loss_giou_0", "lr", "frame_mAP@0.5"} <= tags
+    (evaluated,) = events.Scalars("frame_mAP@0.5")  # at iteration 2 of 4; the final one is in metrics.json
+    assert evaluated.step == 2 and 0.0 <= evaluated.value <= 1.0
+    assert [e.step for e in events.Scalars("lr")] == [1, 2, 3, 4]
+
+
 def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):
     out = tmp_path / "run"
     assert train(out) == 0

@@ -171,7 +171,9 @@ class Trainer:
                             writer.add_scalar("lr", lr, it)
                             writer.add_scalar("data_time", data_time, it)
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
-                    self.test(iteration=self.iter)
+                    metrics = self.test(iteration=self.iter)
+                    if writer is not None:
+                        writer.add_scalar("frame_mAP@0.5", metrics["frame_mAP@0.5"], it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save(f"model_{self.iter:07d}")
         finally:
@@ -251,24 +253,28 @@ class Trainer:
         first = per_dataset[cfg.DATASETS.TEST[0]]
         metrics = {
             "frame_mAP@0.5": float(first["mAP"]),
-            "per_class": {k: float(v) for k, v in first["per_class"].items()},
+            # Classes without ground truth have no AP (NaN); JSON has no NaN, so they are null.
+            "per_class": {k: None if math.isnan(v) else float(v) for k, v in first["per_class"].items()},
             "iteration": int(iteration if iteration is not None else self.iter),
         }
         if len(per_dataset) > 1:
             metrics["datasets"] = {
-                name: {"frame_mAP@0.5": float(r["mAP"]), "per_class": r["per_class"]}
+                name: {
+                    "frame_mAP@0.5": float(r["mAP"]),
+                    "per_class": {k: None if math.isnan(v) else float(v) for k, v in r["per_class"].items()},
+                }
                 for name, r in per_dataset.items()
             }
         path = os.path.join(self.output_dir, "metrics.json")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(metrics, f, indent=2)
+            json.dump(metrics, f, indent=2, allow_nan=False)
         os.replace(tmp, path)
         logger.info(
             f"frame-mAP@0.5 on {cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: "
             f"{metrics['frame_mAP@0.5']:.4f}"
         )
         for cls_name, ap in metrics["per_class"].items():
-            logger.info(f"  AP {cls_name}: {ap:.4f}" if not math.isnan(ap) else f"  AP {cls_name}: nan")
+            logger.info(f"  AP {cls_name}: {ap:.4f}" if ap is not None else f"  AP {cls_name}: no ground truth")
         comm.synchronize()
         return metrics
