@@ -1,4 +1,5 @@
 """Key-frame record -> model input: decode the clip, resize, flip, move the boxes."""
+import os
 from typing import Dict, List, Sequence
 
 import cv2
@@ -34,11 +35,8 @@ def read_frames(paths: Sequence[str]) -> np.ndarray:
             continue
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            try:
-                with open(path, "rb"):
-                    pass
-            except OSError as e:
-                raise FileNotFoundError(f"missing frame {path}: {e.strerror}") from None
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"missing frame {path}")
             raise OSError(f"cannot decode frame {path} (corrupt or not an image)")
         decoded[path] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     frames = [decoded[p] for p in paths]
