@@ -128,7 +128,7 @@ def _clip_inputs(cfg, with_instances):
 
 def _twin_models(cfg):
     d2_model = build_model(cfg)
-    core = CoreWOO.from_config(cfg)
+    core = CoreWOO(**CoreWOO.from_config(cfg))
     core.load_state_dict(d2_model.state_dict())
     return d2_model, core
 

@@ -46,7 +46,7 @@ class Trainer(DefaultTrainer):
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference")
             if len(cfg.DATASETS.TEST) > 1:
                 output_folder = os.path.join(output_folder, dataset_name)
-        return AVAEvaluator(dataset_name, output_folder)
+        return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

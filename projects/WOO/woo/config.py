@@ -103,6 +103,8 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.SOLVER.BASE_LR = 2.5e-5
     # AdamW weight decay.
     _C.SOLVER.WEIGHT_DECAY = 1e-4
+    # AdamW weight decay of normalization layers' weights and biases.
+    _C.SOLVER.WEIGHT_DECAY_NORM = 1e-4
     # LR multiplier applied at each of STEPS.
     _C.SOLVER.GAMMA = 0.1
     # Iterations at which the LR is multiplied by GAMMA.
@@ -172,6 +174,8 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.VIDEO_RESNET.RES5_DILATION = 1
     # Local path of a Kinetics checkpoint (pytorchvideo or PySlowFast format) for the backbone.
     _C.MODEL.VIDEO_RESNET.PRETRAINED = ""
+    # Normalization of the backbone: "BN", "FrozenBN" (fixed statistics and affine) or "SyncBN".
+    _C.MODEL.VIDEO_RESNET.NORM = "BN"
 
     _C.MODEL.WOO = CN()
     # Number of action classes (AVA: 80; evaluation keeps the label map's 60).
@@ -214,6 +218,19 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.WOO.DEEP_SUPERVISION = True
     # Keep actors whose actor score is above this at inference.
     _C.MODEL.WOO.SCORE_THRESH_TEST = 0.7
+    # Keep at least this many top-scoring actors per clip at inference, whatever their score.
+    _C.MODEL.WOO.MIN_DETECTIONS_PER_CLIP = 0
+    # Score of a (box, action) detection: "action" (action probability alone) or
+    # "actor_x_action" (action probability times actor score).
+    _C.MODEL.WOO.ACTION_SCORE = "actor_x_action"
+    # Action loss: "bce" (multi-label, sigmoid; AVA) or "ce" (one label per actor, softmax; JHMDB, UCF).
+    _C.MODEL.WOO.ACTION_LOSS = "bce"
+
+    _C.MODEL.INFERENCE = CN()
+    # Arithmetic at inference: "fp32", "bf16" (CUDA or CPU autocast) or "fp16" (CUDA autocast).
+    _C.MODEL.INFERENCE.PRECISION = "fp32"
+    # Compile the model with torch.compile for inference.
+    _C.MODEL.INFERENCE.COMPILE = False
 
     # Frames sampled per clip for the fastest pathway (SlowOnly: T; SlowFast: T * ALPHA).
     _C.INPUT.NUM_FRAMES = 32
@@ -227,6 +244,8 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.SOLVER.OPTIMIZER = "ADAMW"
     # LR multiplier for backbone parameters.
     _C.SOLVER.BACKBONE_MULTIPLIER = 1.0
+    # Periodic checkpoints kept on disk, newest first; 0 keeps all.
+    _C.SOLVER.CHECKPOINT_MAX_TO_KEEP = 0
 
     # Log training scalars (console, metrics, TensorBoard) every this many iterations.
     _C.SOLVER.LOG_PERIOD = 20

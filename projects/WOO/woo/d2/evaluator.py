@@ -14,17 +14,18 @@ class AVAEvaluator(DatasetEvaluator):
 
     Detections go back to the core's form and through
     :class:`woo.engine.evaluator.ActionDetectionEvaluator`: the same action
-    scores (action probability x actor score), the same gathering across
+    scores (``MODEL.WOO.ACTION_SCORE``), the same gathering across
     processes and de-duplication, the same ``detections.csv`` and
     :func:`woo.evaluation.evaluate_predictions`.
 
     Args:
         dataset_name: a split registered by :mod:`woo.d2.datasets`.
         output_dir: where ``detections.csv`` is written ("" writes nothing).
+        action_score: ``MODEL.WOO.ACTION_SCORE``.
     """
 
-    def __init__(self, dataset_name: str, output_dir: str = ""):
-        self._evaluator = ActionDetectionEvaluator(dataset_name, output_dir)
+    def __init__(self, dataset_name: str, output_dir: str = "", action_score: str = "actor_x_action"):
+        self._evaluator = ActionDetectionEvaluator(dataset_name, output_dir, action_score)
 
     def reset(self) -> None:
         self._evaluator.reset()

@@ -12,11 +12,6 @@ from woo.modeling.meta_arch import WOO as CoreWOO
 __all__ = ["WOO"]
 
 
-def _parts(**parts) -> Dict:
-    """Stands in for the class in the core's ``from_config``: returns the parts it is given."""
-    return parts
-
-
 @META_ARCH_REGISTRY.register()
 class WOO(CoreWOO):
     """:class:`woo.modeling.WOO` speaking detectron2.
@@ -47,11 +42,7 @@ class WOO(CoreWOO):
 
     @classmethod
     def from_config(cls, cfg) -> Dict:
-        # The core's from_config builds the parts and passes them to its first
-        # argument; passing a function that returns them gives detectron2 the
-        # keyword arguments its configurable __init__ expects.
-        parts = CoreWOO.from_config.__func__(_parts, cfg)
-        return {**parts, "pretrained_backbone": cfg.MODEL.VIDEO_RESNET.PRETRAINED}
+        return {**super().from_config(cfg), "pretrained_backbone": cfg.MODEL.VIDEO_RESNET.PRETRAINED}
 
     def forward(self, batched_inputs: List[Dict]):
         """

@@ -7,7 +7,6 @@ and written as an AVA detection CSV.
 """
 import logging
 import os
-from contextlib import nullcontext
 from typing import Dict, Iterable, List
 
 import numpy as np
@@ -28,11 +27,18 @@ class ActionDetectionEvaluator:
     Args:
         dataset_name: a name known to :mod:`woo.data.catalog`.
         output_dir: where ``detections.csv`` is written ("" writes nothing).
+        action_score: score of a (box, action) detection, ``MODEL.WOO.ACTION_SCORE``:
+            "action" (the action probability) or "actor_x_action" (times the actor score).
     """
 
-    def __init__(self, dataset_name: str, output_dir: str = ""):
+    def __init__(self, dataset_name: str, output_dir: str = "", action_score: str = "actor_x_action"):
+        from woo.modeling.meta_arch import ACTION_SCORES
+
+        if action_score not in ACTION_SCORES:
+            raise ValueError(f"MODEL.WOO.ACTION_SCORE must be one of {ACTION_SCORES}, got {action_score!r}")
         self.dataset_name = dataset_name
         self.output_dir = output_dir
+        self.action_score = action_score
         self._predictions: List[Dict] = []
 
     def reset(self) -> None:
@@ -50,9 +56,10 @@ class ActionDetectionEvaluator:
             height, width = inp["image_size"]
             scale = torch.tensor([width, height, width, height], dtype=torch.float32)
             boxes = (out["boxes"].detach().float().cpu() / scale).clamp_(0.0, 1.0)
-            # Rank detections by the chance that there is an actor *and* it does the action,
-            # so that an unsure box does not outrank a sure one across key frames.
-            scores = out["actions"].detach().float().cpu() * out["scores"].detach().float().cpu()[:, None]
+            scores = out["actions"].detach().float().cpu()
+            if self.action_score == "actor_x_action":
+                # The chance that there is an actor *and* it does the action.
+                scores = scores * out["scores"].detach().float().cpu()[:, None]
             self._predictions.append(
                 {
                     "video_id": inp["video_id"],
@@ -96,21 +103,23 @@ class ActionDetectionEvaluator:
         return result
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def inference_on_dataset(
     model: nn.Module,
     data_loader: Iterable[List[Dict]],
     evaluator: ActionDetectionEvaluator,
     *,
-    amp: bool = False,
+    precision: str = "fp32",
     show_progress: bool = True,
 ) -> Dict:
     """Run ``model`` in eval mode over ``data_loader`` and return ``evaluator.evaluate()``.
 
     Args:
-        amp: run under CUDA autocast.
+        precision: ``MODEL.INFERENCE.PRECISION`` ("fp32", "bf16" or "fp16"; autocast).
         show_progress: a tqdm bar on rank 0.
     """
+    from woo.inference.optimize import autocast_context
+
     evaluator.reset()
     was_training = model.training
     model.eval()
@@ -123,9 +132,9 @@ def inference_on_dataset(
             disable=not (show_progress and comm.is_main_process()),
             dynamic_ncols=True,
         )
-        autocast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+        device_type = next(model.parameters()).device.type
         for inputs in bar:
-            with autocast:
+            with autocast_context(precision, device_type):
                 outputs = model(inputs)
             evaluator.process(inputs, outputs)
     finally:

@@ -242,9 +242,12 @@ class Trainer:
             out_dir = os.path.join(self.output_dir, "inference")
             if len(cfg.DATASETS.TEST) > 1:
                 out_dir = os.path.join(out_dir, name)
-            evaluator = ActionDetectionEvaluator(name, out_dir if comm.is_main_process() else "")
+            evaluator = ActionDetectionEvaluator(
+                name, out_dir if comm.is_main_process() else "", action_score=cfg.MODEL.WOO.ACTION_SCORE
+            )
             per_dataset[name] = inference_on_dataset(
-                self.model, self.build_test_loader(name), evaluator, amp=self.amp
+                self.model, self.build_test_loader(name), evaluator,
+                precision=cfg.MODEL.INFERENCE.PRECISION,
             )
         set_rng_state(rng)
         if not comm.is_main_process():

@@ -9,7 +9,9 @@ from torchvision.ops import generalized_box_iou
 
 from .matcher import HungarianMatcher
 
-__all__ = ["SetCriterion", "num_boxes_across_processes"]
+__all__ = ["SetCriterion", "num_boxes_across_processes", "ACTION_LOSSES"]
+
+ACTION_LOSSES = ("bce", "ce")
 
 
 def num_boxes_across_processes(count: int, device: torch.device) -> float:
@@ -34,15 +36,18 @@ class SetCriterion(nn.Module):
     no-actor class, so clips without actors still give a bounded loss.
     ``loss_bbox`` (L1) and ``loss_giou`` on normalized x1 y1 x2 y2 boxes of
     matched proposals, summed and divided by the number of ground-truth boxes.
-    ``loss_action``: binary cross entropy on matched actors' action logits,
-    averaged over classes, summed over actors, divided by the number of boxes.
+    ``loss_action``: with ``action_loss="bce"`` (multi-label) binary cross
+    entropy on matched actors' action logits, averaged over classes; with
+    ``"ce"`` (one label per actor) softmax cross entropy against each actor's
+    label (the argmax of its one-hot row); summed over actors, divided by the
+    number of boxes.
     Every ``aux_outputs`` entry is matched on its own and adds ``loss_ce_i``,
     ``loss_bbox_i``, ``loss_giou_i``.
     """
 
     def __init__(self, *, matcher: HungarianMatcher, class_weight: float = 2.0,
                  l1_weight: float = 5.0, giou_weight: float = 2.0, action_weight: float = 4.0,
-                 no_actor_weight: float = 0.1):
+                 no_actor_weight: float = 0.1, action_loss: str = "bce"):
         """
         Args:
             matcher: assigns predictions to ground truth.
@@ -51,8 +56,12 @@ class SetCriterion(nn.Module):
             giou_weight: weight of ``loss_giou``.
             action_weight: weight of ``loss_action``.
             no_actor_weight: relative weight of the no-actor class in ``loss_ce``.
+            action_loss: "bce" (multi-label) or "ce" (one label per actor).
         """
         super().__init__()
+        if action_loss not in ACTION_LOSSES:
+            raise ValueError(f"MODEL.WOO.ACTION_LOSS must be one of {ACTION_LOSSES}, got {action_loss!r}")
+        self.action_loss = action_loss
         self.matcher = matcher
         self.weights = {"loss_ce": class_weight, "loss_bbox": l1_weight,
                         "loss_giou": giou_weight, "loss_action": action_weight}
@@ -84,6 +93,11 @@ class SetCriterion(nn.Module):
         batch_idx, src_idx = self._flat_indices(indices, actions.device)
         src = actions[batch_idx, src_idx].float()  # (M, C)
         tgt = _gather(targets, indices, "actions")
+        if self.action_loss == "ce":
+            if len(tgt) and not torch.all(tgt.sum(dim=1) == 1):
+                raise ValueError("MODEL.WOO.ACTION_LOSS 'ce' needs exactly one action per actor; "
+                                 "use 'bce' for multi-label data")
+            return F.cross_entropy(src, tgt.argmax(dim=1), reduction="sum") / num_boxes
         bce = F.binary_cross_entropy_with_logits(src, tgt, reduction="sum")
         return bce / max(actions.shape[-1], 1) / num_boxes
 

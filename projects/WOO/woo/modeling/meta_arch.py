@@ -14,7 +14,10 @@ from .key_frame_fpn import KeyFrameFPN
 from .matcher import HungarianMatcher
 from .registry import META_ARCH_REGISTRY
 
-__all__ = ["WOO", "build_model"]
+__all__ = ["WOO", "build_model", "ACTION_SCORES"]
+
+# How a (box, action) detection is scored; see MODEL.WOO.ACTION_SCORE.
+ACTION_SCORES = ("action", "actor_x_action")
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,10 @@ def _check_config(cfg) -> None:
                          f"MODEL.VIDEO_RESNET.ALPHA ({r.ALPHA}) for SlowFast")
     if not 0.0 <= w.SCORE_THRESH_TEST < 1.0:
         raise ValueError(f"MODEL.WOO.SCORE_THRESH_TEST must be in [0, 1), got {w.SCORE_THRESH_TEST}")
+    if w.ACTION_SCORE not in ACTION_SCORES:
+        raise ValueError(f"MODEL.WOO.ACTION_SCORE must be one of {ACTION_SCORES}, got {w.ACTION_SCORE!r}")
+    if w.MIN_DETECTIONS_PER_CLIP < 0:
+        raise ValueError(f"MODEL.WOO.MIN_DETECTIONS_PER_CLIP must be >= 0, got {w.MIN_DETECTIONS_PER_CLIP}")
     for key in ("NUM_PROPOSALS", "NUM_STAGES", "NUM_ACTIONS"):
         if w[key] < 1:
             raise ValueError(f"MODEL.WOO.{key} must be >= 1, got {w[key]}")
@@ -49,6 +56,7 @@ class WOO(nn.Module):
                  actor_head: ActorLocalizationHead, action_head: ActionHead,
                  criterion: SetCriterion, pixel_mean, pixel_std, num_frames: int,
                  score_thresh: float = 0.7, detections_per_clip: int = 100,
+                 min_detections_per_clip: int = 0, action_loss: str = "bce",
                  deep_supervision: bool = True, size_divisibility: int = 32):
         """
         Args:
@@ -62,6 +70,9 @@ class WOO(nn.Module):
             num_frames: frames T every input clip must have.
             score_thresh: keep actors whose actor score is above this at inference.
             detections_per_clip: at most this many actors per clip at inference.
+            min_detections_per_clip: at least this many (the top-scoring) actors per
+                clip at inference, whatever their score.
+            action_loss: "bce" (action probabilities by sigmoid) or "ce" (by softmax).
             deep_supervision: add the losses of every earlier actor-head stage.
             size_divisibility: pad height and width to a multiple of this.
         """
@@ -74,6 +85,8 @@ class WOO(nn.Module):
         self.num_frames = num_frames
         self.score_thresh = score_thresh
         self.detections_per_clip = detections_per_clip
+        self.min_detections_per_clip = min_detections_per_clip
+        self.action_loss = action_loss
         self.deep_supervision = deep_supervision
         self.size_divisibility = size_divisibility
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1, 1), False)
@@ -86,7 +99,8 @@ class WOO(nn.Module):
         actor_head.reset_proposals()
 
     @classmethod
-    def from_config(cls, cfg) -> "WOO":
+    def from_config(cls, cfg) -> Dict:
+        """Keyword arguments of ``__init__`` from ``cfg`` (detectron2's ``@configurable`` convention)."""
         _check_config(cfg)
         w = cfg.MODEL.WOO
         backbone = build_backbone(cfg)
@@ -96,8 +110,9 @@ class WOO(nn.Module):
                                    cost_giou=w.GIOU_WEIGHT)
         criterion = SetCriterion(matcher=matcher, class_weight=w.CLASS_WEIGHT,
                                  l1_weight=w.L1_WEIGHT, giou_weight=w.GIOU_WEIGHT,
-                                 action_weight=w.ACTION_WEIGHT, no_actor_weight=w.NO_ACTOR_WEIGHT)
-        return cls(
+                                 action_weight=w.ACTION_WEIGHT, no_actor_weight=w.NO_ACTOR_WEIGHT,
+                                 action_loss=w.ACTION_LOSS)
+        return dict(
             backbone=backbone,
             key_frame_fpn=fpn,
             actor_head=ActorLocalizationHead.from_config(cfg, fpn.level_names),
@@ -108,6 +123,8 @@ class WOO(nn.Module):
             num_frames=cfg.INPUT.NUM_FRAMES,
             score_thresh=w.SCORE_THRESH_TEST,
             detections_per_clip=cfg.TEST.DETECTIONS_PER_IMAGE,
+            min_detections_per_clip=w.MIN_DETECTIONS_PER_CLIP,
+            action_loss=w.ACTION_LOSS,
             deep_supervision=w.DEEP_SUPERVISION,
         )
 
@@ -194,14 +211,22 @@ class WOO(nn.Module):
 
         Returns:
             per clip {"boxes" (M, 4) clipped to the clip, "scores" (M,) actor
-            probabilities > score_thresh, best first, "actions" (M, C) sigmoid}, M <= the cap.
+            probabilities, best first, "actions" (M, C) sigmoid (softmax with the "ce"
+            action loss)}: the actors above score_thresh, at least
+            min_detections_per_clip of them, at most detections_per_clip.
         """
-        scores = logits.softmax(-1)[..., 0]
-        actions = action_logits.sigmoid()
+        scores = logits.float().softmax(-1)[..., 0]
+        action_logits = action_logits.float()
+        actions = action_logits.softmax(-1) if self.action_loss == "ce" else action_logits.sigmoid()
+        order = scores.argsort(dim=1, descending=True)  # (N, P)
+        # Rank r keeps its actor if above the threshold or among the first min_detections.
+        ranked = torch.gather(scores, 1, order)
+        rank = torch.arange(scores.shape[1], device=scores.device)
+        kept = (ranked > self.score_thresh) | (rank < self.min_detections_per_clip)
+        kept &= rank < self.detections_per_clip
         results = []
-        for s, b, a, (h, w) in zip(scores, boxes, actions, image_sizes):
-            keep = torch.nonzero(s > self.score_thresh).flatten()
-            keep = keep[s[keep].argsort(descending=True)[: self.detections_per_clip]]
+        for s, b, a, o, k, (h, w) in zip(scores, boxes.float(), actions, order, kept, image_sizes):
+            keep = o[k]
             b = torch.stack([b[keep, 0].clamp(0, w), b[keep, 1].clamp(0, h),
                              b[keep, 2].clamp(0, w), b[keep, 3].clamp(0, h)], dim=1)
             results.append({"boxes": b, "scores": s[keep], "actions": a[keep]})
@@ -211,7 +236,8 @@ class WOO(nn.Module):
 def build_model(cfg) -> nn.Module:
     """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE``; load the Kinetics
     backbone from ``cfg.MODEL.VIDEO_RESNET.PRETRAINED`` when set."""
-    model = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE).from_config(cfg)
+    cls = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+    model = cls(**cls.from_config(cfg))
     model.to(torch.device(cfg.MODEL.DEVICE))
     if cfg.MODEL.VIDEO_RESNET.PRETRAINED:
         from .kinetics_init import load_kinetics_backbone
