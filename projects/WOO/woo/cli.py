@@ -2,7 +2,11 @@
 
 Each sub-command lives in its own module, which defines
 ``add_arguments(parser)`` and ``main(args) -> int``; modules are imported only
-when their sub-command runs.
+when their sub-command runs. A sub-command whose last argument takes the
+remaining words (``nargs=argparse.REMAINDER``: config overrides, KEY VALUE
+pairs) accepts its flags anywhere, before, between or after the pairs.
+
+Exit codes: 0 success, 1 an error reported on one line, 2 a usage error.
 """
 import argparse
 import importlib
@@ -39,8 +43,55 @@ def main(argv: Optional[List[str]] = None) -> int:
     module = importlib.import_module(module_name)
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
-    args = sub_parser.parse_args(argv[1:])
+    args = parse_flags_anywhere(sub_parser, argv[1:])
     return int(module.main(args) or 0)
+
+
+def parse_flags_anywhere(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, where flags may also stand among the KEY VALUE
+    words that a REMAINDER positional collects.
+
+    The words are read in pairs: a word in a KEY position that starts with "-" is a
+    flag (its values follow it); a word in a VALUE position is never one, so
+    values such as ``-1e-3`` stay values. ``--`` ends the flags. Unknown flags
+    are left to argparse, which names them.
+    """
+    if not any(action.nargs == argparse.REMAINDER for action in parser._actions):
+        return parser.parse_args(argv)
+    flags: List[str] = []
+    pairs: List[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            pairs += argv[i + 1:]
+            break
+        if word.startswith("-"):
+            count = _flag_value_count(parser, word, argv[i + 1:])
+            flags += argv[i:i + 1 + count]
+            i += 1 + count
+        else:
+            pairs += argv[i:i + 2]
+            i += 2
+    return parser.parse_args(flags + pairs)
+
+
+def _flag_value_count(parser: argparse.ArgumentParser, flag: str, following: List[str]) -> int:
+    """How many of the ``following`` words are values of ``flag``."""
+    action = parser._option_string_actions.get(flag.split("=", 1)[0])
+    if action is None or "=" in flag or action.nargs == 0:
+        return 0
+    if action.nargs is None:
+        return 1
+    if isinstance(action.nargs, int):
+        return action.nargs
+    # "?", "*", "+": the words up to the next flag
+    count = 0
+    while count < len(following) and not following[count].startswith("-"):
+        count += 1
+        if action.nargs == "?":
+            break
+    return count
 
 
 if __name__ == "__main__":

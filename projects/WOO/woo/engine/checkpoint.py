@@ -7,6 +7,7 @@ old file or the new one, never half of one), loads with
 that names it. :func:`get_rng_state` / :func:`set_rng_state` carry the random
 generators, so a resumed run draws the same numbers as an uninterrupted one.
 """
+import errno
 import os
 import random
 import tempfile
@@ -24,7 +25,11 @@ class CheckpointError(RuntimeError):
 
 
 def _atomic_write(path: str, write_fn) -> None:
-    """Call ``write_fn(file)`` on a temporary file next to ``path``, then move it into place."""
+    """Call ``write_fn(file)`` on a temporary file next to ``path``, then move it into place.
+
+    Raises:
+        CheckpointError: naming ``path`` when the disk is full (the temporary file is removed).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
@@ -33,23 +38,50 @@ def _atomic_write(path: str, write_fn) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+        if _caused_by_full_disk(e):
+            raise CheckpointError(
+                f"cannot write {path}: no space left on device (the partial file was removed; "
+                "free space or set SOLVER.CHECKPOINT_MAX_TO_KEEP)"
+            ) from None
         raise
+
+
+def _caused_by_full_disk(error: BaseException) -> bool:
+    """Whether ``error`` or an error it arose from is ENOSPC (torch.save wraps the
+    file's ``OSError`` in a ``RuntimeError`` about an "unexpected pos")."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class AtomicSaveMixin:
     """Atomic ``save`` and ``tag_last_checkpoint`` for any fvcore ``Checkpointer``
     subclass (detectron2's ``DetectionCheckpointer`` included): put it first in the bases."""
 
-    def save(self, name: str, **kwargs: Any) -> None:
-        """Write ``<save_dir>/<name>.pth`` atomically, then tag it as the last checkpoint."""
+    def save(self, name: str, *, model_only: bool = False, **kwargs: Any) -> None:
+        """Write ``<save_dir>/<name>.pth`` atomically, then tag it as the last checkpoint.
+
+        Args:
+            name: file name without ``.pth``.
+            model_only: write the model's state alone, without the other checkpointables
+                (optimizer, scheduler, ...); the file records ``"model_only": True``.
+            kwargs: extra entries, e.g. ``iteration``.
+        """
         if not self.save_dir or not self.save_to_disk:
             return
         data = {"model": self.model.state_dict()}
-        for key, obj in self.checkpointables.items():
-            data[key] = obj.state_dict()
+        if model_only:
+            data["model_only"] = True
+        else:
+            for key, obj in self.checkpointables.items():
+                data[key] = obj.state_dict()
         data.update(kwargs)
         save_file = os.path.join(self.save_dir, f"{name}.pth")
         self.logger.info(f"Saving checkpoint to {save_file}")

@@ -17,11 +17,14 @@ import os
 import socket
 import sys
 from datetime import timedelta
+from typing import Optional
+
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from woo.utils import comm
+from .output_dir import OutputDirError, RunLock, prepare_output_dir
 from .setup import load_config, resolve_seed, seed_all_rng, setup_logger
 
 __all__ = ["add_arguments", "main", "run"]
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
     cfg = load_config(args.config_file, args.opts)
     if cfg.MODEL.DEVICE.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise ValueError(
                 f"MODEL.DEVICE is {cfg.MODEL.DEVICE!r} but CUDA is not available; "
                 "add 'MODEL.DEVICE cpu' to the command line"
             )
@@ -84,7 +87,16 @@ def run(args: argparse.Namespace) -> dict:
     cfg.SEED = resolve_seed(cfg.SEED)
     _check_datasets(cfg)
     cfg.freeze()
+    lock = _prepare_output_dir(cfg.OUTPUT_DIR, lock=not args.eval_only)
+    try:
+        return _run(cfg, args, trainer_cls=Trainer)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _run(cfg, args: argparse.Namespace, trainer_cls) -> dict:
+    """Log, seed and build ``trainer_cls(cfg)``; train, or evaluate for --eval-only."""
     rank = comm.get_rank()
     setup_logger(cfg.OUTPUT_DIR, rank)
     logger.info(f"Rank {rank} of {comm.get_world_size()}; command line: {vars(args)}")
@@ -92,7 +104,7 @@ def run(args: argparse.Namespace) -> dict:
     # Each process draws its own augmentations and dropout, reproducibly.
     seed_all_rng(cfg.SEED + rank)
 
-    trainer = Trainer(cfg)
+    trainer = trainer_cls(cfg)
     if args.eval_only:
         if args.resume and trainer.checkpointer.has_checkpoint():
             path = trainer.checkpointer.get_checkpoint_file()
@@ -103,13 +115,44 @@ def run(args: argparse.Namespace) -> dict:
                 "--eval-only needs MODEL.WEIGHTS, or --resume with a checkpoint in OUTPUT_DIR"
             )
         extra = trainer.checkpointer.load(path, checkpointables=[])
-        # Weights that do not record their iteration (e.g. converted ones) count as iteration 0.
-        return trainer.test(iteration=int(extra.get("iteration", 0)))
+        # Iterations done; weights that do not record it (e.g. converted ones) count as 0.
+        return trainer.test(iteration=int(extra["iteration"]) + 1 if "iteration" in extra else 0)
     trainer.resume_or_load(resume=args.resume)
+    if trainer.start_iter == 0:
+        _warn_without_kinetics_init(cfg)
     if comm.is_main_process():
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     return trainer.train()
+
+
+def _prepare_output_dir(output_dir: str, *, lock: bool) -> Optional[RunLock]:
+    """Rank 0 creates OUTPUT_DIR and, for a training, locks it; every rank raises its error."""
+    error, run_lock = None, None
+    if comm.is_main_process():
+        try:
+            prepare_output_dir(output_dir)
+            if lock:
+                run_lock = RunLock(output_dir)
+                run_lock.acquire()
+        except OutputDirError as e:
+            error = str(e)
+    error = comm.broadcast_object(error)
+    if error is not None:
+        raise OutputDirError(error)
+    return run_lock
+
+
+def _warn_without_kinetics_init(cfg) -> None:
+    """AVA trained from random weights: legal, but far from the paper, and easy to miss."""
+    if cfg.MODEL.VIDEO_RESNET.PRETRAINED or cfg.MODEL.WEIGHTS:
+        return
+    if any(name.startswith("ava_") for name in cfg.DATASETS.TRAIN):
+        logger.warning(
+            "Training on AVA with a randomly initialized backbone: MODEL.VIDEO_RESNET.PRETRAINED is "
+            "empty. The paper starts from Kinetics weights; without them expect far lower mAP. "
+            "README.md, 'Kinetics-pretrained backbones', says where to get them."
+        )
 
 
 def _check_datasets(cfg) -> None:
@@ -157,12 +200,13 @@ def _worker(local_rank: int, args: argparse.Namespace, world_size: int, dist_url
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``woo train``; a bad config, dataset or checkpoint prints one error line and returns 1."""
+    """Run ``woo train``. A bad config, dataset, checkpoint or OUTPUT_DIR, a full disk or a
+    diverging run prints one error line (no traceback) and returns 1."""
     from .checkpoint import CheckpointError
 
     try:
         return _main(args)
-    except (KeyError, FileNotFoundError, CheckpointError) as e:
+    except (KeyError, ValueError, OSError, CheckpointError, FloatingPointError, OutputDirError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"woo train: error: {message}", file=sys.stderr)
         return 1

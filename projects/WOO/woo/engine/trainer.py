@@ -3,26 +3,34 @@
 One :class:`Trainer` per process. With several processes the model is wrapped
 in ``DistributedDataParallel`` and each process reads its own part of every
 batch; rank 0 logs, writes checkpoints and scores the gathered predictions.
+
+Iterations are counted as iterations done everywhere a person reads them (the
+log's ``iter 4/4``, evaluation messages, ``metrics.json``, TensorBoard steps).
+Checkpoint files keep detectron2's names and ``iteration`` field, the index of
+the last iteration done: ``model_0004999.pth`` holds 5000 iterations.
 """
 import json
 import logging
-import math
 import os
+import re
 import time
 from contextlib import nullcontext
 from typing import Dict, Optional
 
 import torch
+from fvcore.common.checkpoint import PeriodicCheckpointer
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from woo.data.build import build_test_loader, build_train_loader
 from woo.utils import comm
+from woo.utils.json_values import nan_to_null
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from .evaluator import ActionDetectionEvaluator, inference_on_dataset
 from .optim import build_lr_scheduler, build_optimizer, clip_gradients
+from .output_dir import inference_dir
 
 __all__ = ["Trainer", "reduce_loss_dict"]
 
@@ -91,6 +99,15 @@ class Trainer:
             scheduler=self.scheduler,
             grad_scaler=self.scaler,
         )
+        max_to_keep = cfg.SOLVER.CHECKPOINT_MAX_TO_KEEP
+        if max_to_keep < 0:
+            raise ValueError(f"SOLVER.CHECKPOINT_MAX_TO_KEEP must be >= 0 (0 keeps all), got {max_to_keep}")
+        # Only rank 0 writes, so only rank 0 deletes.
+        self.periodic_checkpointer = PeriodicCheckpointer(
+            self.checkpointer,
+            period=max(1, cfg.SOLVER.CHECKPOINT_PERIOD),
+            max_to_keep=max_to_keep if max_to_keep > 0 and comm.is_main_process() else None,
+        )
         self.start_iter = 0
         self.iter = 0
         self._resumed_rng = None
@@ -100,7 +117,9 @@ class Trainer:
         """Resume from ``OUTPUT_DIR/last_checkpoint`` or load ``MODEL.WEIGHTS``.
 
         Resuming restores model, optimizer, scheduler, AMP scaler, iteration and
-        the random generators; loading weights restores the model only.
+        the random generators; loading weights restores the model only. A
+        finished run resumes from its ``model_final.pth`` (the model alone) and
+        trains nothing more; training past it needs a periodic checkpoint.
         """
         if resume and self.checkpointer.has_checkpoint():
             path = self.checkpointer.get_checkpoint_file()
@@ -108,8 +127,18 @@ class Trainer:
             if "iteration" not in extra:
                 raise CheckpointError(f"checkpoint {path} has no 'iteration'; it cannot be resumed")
             self.start_iter = int(extra["iteration"]) + 1
+            if extra.get("model_only") and self.start_iter < self.max_iter:
+                raise CheckpointError(
+                    f"{path} holds the model alone (no optimizer or scheduler state), so training cannot "
+                    f"continue from it to SOLVER.MAX_ITER {self.max_iter}: write the name of a periodic "
+                    f"checkpoint (model_XXXXXXX.pth) into {os.path.join(self.output_dir, 'last_checkpoint')}, "
+                    f"or start a new run with MODEL.WEIGHTS {path}"
+                )
             self._resumed_rng = extra.get("rng")
-            logger.info(f"Resumed from {path} at iteration {self.start_iter}")
+            # Periodic checkpoints written before the interruption count towards
+            # SOLVER.CHECKPOINT_MAX_TO_KEEP too.
+            self.periodic_checkpointer.recent_checkpoints = _periodic_checkpoints(self.output_dir)
+            logger.info(f"Resumed from {path} after {self.start_iter} iterations")
         else:
             self.checkpointer.load(self.cfg.MODEL.WEIGHTS, checkpointables=[])
             self.start_iter = 0
@@ -134,7 +163,7 @@ class Trainer:
         log_period = max(1, cfg.SOLVER.LOG_PERIOD)
         ckpt_period = cfg.SOLVER.CHECKPOINT_PERIOD
         eval_period = cfg.TEST.EVAL_PERIOD
-        logger.info(f"Training iterations {self.start_iter}..{self.max_iter - 1}")
+        logger.info(f"Training iterations {self.start_iter + 1}..{self.max_iter}")
         self.ddp_model.train()
         bar = tqdm(
             total=self.max_iter,
@@ -171,11 +200,11 @@ class Trainer:
                             writer.add_scalar("lr", lr, it)
                             writer.add_scalar("data_time", data_time, it)
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
-                    metrics = self.test(iteration=self.iter)
+                    metrics = self.test(iteration=it)
                     if writer is not None:
                         writer.add_scalar("frame_mAP@0.5", metrics["frame_mAP@0.5"], it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
-                    self.save(f"model_{self.iter:07d}")
+                    self.save()
         finally:
             bar.close()
             if writer is not None:
@@ -183,20 +212,23 @@ class Trainer:
         if self.start_iter < self.max_iter or not os.path.isfile(
             os.path.join(self.output_dir, "model_final.pth")
         ):
-            self.save("model_final")
+            self.save_final()
         logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
-        return self.test(iteration=self.max_iter - 1)
+        return self.test(iteration=self.max_iter)
 
     def run_step(self, batch) -> Dict[str, torch.Tensor]:
         """One optimizer step on ``batch``; returns the loss dict."""
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
-        with autocast:
-            loss_dict = self.ddp_model(batch)
+        try:
+            with autocast:
+                loss_dict = self.ddp_model(batch)
+        except FloatingPointError as e:  # e.g. the matcher met non-finite predictions
+            raise self._diverged(str(e)) from None
         losses = sum(loss_dict.values())
         if not torch.isfinite(losses):
-            raise FloatingPointError(
-                f"loss became {float(losses)} at iteration {self.iter}: "
-                + ", ".join(f"{k}={float(v):.4g}" for k, v in loss_dict.items())
+            raise self._diverged(
+                f"non-finite loss {float(losses)} ("
+                + ", ".join(f"{k} {float(v):.4g}" for k, v in loss_dict.items()) + ")"
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses).backward()
@@ -214,9 +246,36 @@ class Trainer:
         self.scheduler.step()
         return loss_dict
 
-    def save(self, name: str) -> None:
-        """Checkpoint everything needed to continue after iteration ``self.iter``."""
-        self.checkpointer.save(name, iteration=self.iter, rng=get_rng_state())
+    def _diverged(self, what: str) -> FloatingPointError:
+        """The error of a diverging run: what went non-finite, at which iteration, at which LR."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        last = self.checkpointer.get_checkpoint_file() if self.checkpointer.has_checkpoint() else ""
+        kept = f"the last checkpoint, {last}, is kept" if last else "no checkpoint was written"
+        return FloatingPointError(
+            f"training diverged at iteration {self.iter + 1}: {what}; learning rate {lr:.4g} "
+            f"(SOLVER.BASE_LR {self.cfg.SOLVER.BASE_LR:g}); {kept}. Lower SOLVER.BASE_LR or "
+            "enable SOLVER.CLIP_GRADIENTS"
+        )
+
+    def _check_finite_weights(self) -> None:
+        # A step can turn weights non-finite while its loss was still finite; such a
+        # model must not overwrite the last good checkpoint.
+        for name, param in self.model.named_parameters():
+            if not torch.isfinite(param).all():
+                raise self._diverged(f"non-finite weights in {name}")
+
+    def save(self) -> None:
+        """Checkpoint everything needed to continue after iteration ``self.iter``
+        (keeping the last SOLVER.CHECKPOINT_MAX_TO_KEEP of these files when it is > 0)."""
+        self._check_finite_weights()
+        self.periodic_checkpointer.step(self.iter, rng=get_rng_state())
+        comm.synchronize()
+
+    def save_final(self) -> None:
+        """``model_final.pth``: the model alone (about a third of a full checkpoint
+        with AdamW's two moments), with its iteration, so a finished run resumes."""
+        self._check_finite_weights()
+        self.checkpointer.save("model_final", model_only=True, iteration=max(self.start_iter, self.max_iter) - 1)
         comm.synchronize()
 
     def _summary_writer(self):
@@ -239,9 +298,7 @@ class Trainer:
         rng = get_rng_state()
         per_dataset = {}
         for name in cfg.DATASETS.TEST:
-            out_dir = os.path.join(self.output_dir, "inference")
-            if len(cfg.DATASETS.TEST) > 1:
-                out_dir = os.path.join(out_dir, name)
+            out_dir = inference_dir(self.output_dir, name, len(cfg.DATASETS.TEST))
             evaluator = ActionDetectionEvaluator(
                 name, out_dir if comm.is_main_process() else "", action_score=cfg.MODEL.WOO.ACTION_SCORE
             )
@@ -256,15 +313,15 @@ class Trainer:
         first = per_dataset[cfg.DATASETS.TEST[0]]
         metrics = {
             "frame_mAP@0.5": float(first["mAP"]),
-            # Classes without ground truth have no AP (NaN); JSON has no NaN, so they are null.
-            "per_class": {k: None if math.isnan(v) else float(v) for k, v in first["per_class"].items()},
-            "iteration": int(iteration if iteration is not None else self.iter),
+            # Classes without ground truth have no AP (NaN): null.
+            "per_class": {k: nan_to_null(v) for k, v in first["per_class"].items()},
+            "iteration": int(iteration if iteration is not None else self.iter + 1),
         }
         if len(per_dataset) > 1:
             metrics["datasets"] = {
                 name: {
                     "frame_mAP@0.5": float(r["mAP"]),
-                    "per_class": {k: None if math.isnan(v) else float(v) for k, v in r["per_class"].items()},
+                    "per_class": {k: nan_to_null(v) for k, v in r["per_class"].items()},
                 }
                 for name, r in per_dataset.items()
             }
@@ -281,3 +338,9 @@ class Trainer:
             logger.info(f"  AP {cls_name}: {ap:.4f}" if ap is not None else f"  AP {cls_name}: no ground truth")
         comm.synchronize()
         return metrics
+
+
+def _periodic_checkpoints(output_dir: str):
+    """Paths of ``model_XXXXXXX.pth`` files in ``output_dir``, oldest iteration first."""
+    names = sorted(n for n in os.listdir(output_dir) if re.fullmatch(r"model_\d{7}\.pth", n))
+    return [os.path.join(output_dir, n) for n in names]

@@ -53,6 +53,8 @@ class HungarianMatcher(nn.Module):
             - self.cost_giou * generalized_box_iou(boxes, tgt_boxes.float())
         )  # (N * P, sum K)
         cost = cost.view(n, p, -1).cpu()
+        if not torch.isfinite(cost).all():  # scipy would only say "invalid numeric entries"
+            raise FloatingPointError("non-finite actor predictions (logits or boxes) reached the matcher")
         indices = []
         for i, c in enumerate(cost.split(sizes, dim=-1)):
             rows, cols = linear_sum_assignment(c[i].numpy())

@@ -10,6 +10,7 @@ from .action_head import ActionHead
 from .actor_head import ActorLocalizationHead
 from .backbone import build_backbone
 from .criterion import SetCriterion
+from .inputs import check_batched_inputs
 from .key_frame_fpn import KeyFrameFPN
 from .matcher import HungarianMatcher
 from .registry import META_ARCH_REGISTRY
@@ -138,6 +139,7 @@ class WOO(nn.Module):
         Returns:
             clips (N, 3, T, H_pad, W_pad) float, image_sizes (N, 2) int64 unpadded (H, W).
         """
+        check_batched_inputs(batched_inputs, self.num_frames)
         clips, sizes = [], []
         for i, d in enumerate(batched_inputs):
             clip = torch.as_tensor(d["clip"])
