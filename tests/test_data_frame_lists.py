@@ -1,6 +1,8 @@
 """datasets/build_frame_lists.py writes frame lists the AVA reader accepts."""
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -31,7 +33,50 @@ def test_frame_lists_from_extracted_frames(tmp_path, capsys):
     train = read_frame_list(str(root / "frame_lists" / "train.csv"))
     assert train == {"-5KQ66BBWC4": [f"-5KQ66BBWC4/-5KQ66BBWC4_{i:06d}.jpg" for i in (1, 2, 3)]}
     assert read_frame_list(str(root / "frame_lists" / "val.csv")) == {"b_x": ["b_x/b_x_000001.jpg", "b_x/b_x_000002.jpg"]}
-    assert "1 videos without frames: noframes" in capsys.readouterr().err
+    assert "1 videos without a frame folder" in capsys.readouterr().err
+
+
+def test_empty_and_missing_frame_folders_are_named_and_left_out(tmp_path, capsys):
+    root = tmp_path / "ava"
+    (root / "annotations").mkdir(parents=True)
+    (root / "frames" / "full").mkdir(parents=True)
+    (root / "frames" / "full" / "full_000001.jpg").write_bytes(b"")
+    (root / "frames" / "empty").mkdir()
+    (root / "frames" / "wrongnames").mkdir()
+    (root / "frames" / "wrongnames" / "frame_1.png").write_bytes(b"")
+    rows = "".join(f"{v},0902,0.1,0.1,0.2,0.2,1,0\n" for v in ("full", "empty", "wrongnames", "gone"))
+    (root / "annotations" / "ava_train_v2.2.csv").write_text(rows)
+    (root / "annotations" / "ava_val_v2.2.csv").write_text("empty,0902,0.1,0.1,0.2,0.2,1,0\n")
+    assert _script().main(["--root", str(root)]) == 1  # val is left with no video
+    out, err = capsys.readouterr()
+    assert "train.csv: 1 of the 4 videos" in out
+    assert "1 videos without a frame folder" in err and "gone" in err
+    assert "2 frame folders without <video>_%06d.jpg frames" in err
+    assert str(root / "frames" / "empty") in err and str(root / "frames" / "wrongnames") in err
+    assert "no video of" in err and "ava_val_v2.2.csv" in err
+    assert read_frame_list(str(root / "frame_lists" / "train.csv")) == {"full": ["full/full_000001.jpg"]}
+
+
+def test_runs_from_any_directory_with_the_documented_default_root(tmp_path):
+    datasets = tmp_path / "data"
+    (datasets / "ava" / "annotations").mkdir(parents=True)
+    (datasets / "ava" / "frames" / "v").mkdir(parents=True)
+    (datasets / "ava" / "frames" / "v" / "v_000001.jpg").write_bytes(b"")
+    for subset in ("train", "val"):
+        (datasets / "ava" / "annotations" / f"ava_{subset}_v2.1.csv").write_text("v,0902,0.1,0.1,0.2,0.2,1,0\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "WOO_DATASETS": str(datasets)}
+    done = subprocess.run([sys.executable, os.path.abspath(_SCRIPT), "--version", "v2.1"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (datasets / "ava" / "frame_lists" / "val.csv").is_file()
+    # A missing annotation file is one line naming it.
+    (datasets / "ava" / "annotations" / "ava_val_v2.1.csv").unlink()
+    done = subprocess.run([sys.executable, os.path.abspath(_SCRIPT), "--version", "v2.1"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "ava_val_v2.1.csv" in done.stderr
 
 
 def test_gap_in_frame_numbers_is_an_error(tmp_path):

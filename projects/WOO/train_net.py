@@ -19,6 +19,7 @@ from woo.d2 import (
     get_cfg,
 )
 from woo.d2.solver import build_lr_scheduler, build_optimizer
+from woo.engine.output_dir import inference_dir
 
 
 class Trainer(DefaultTrainer):
@@ -43,9 +44,7 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
-            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference")
-            if len(cfg.DATASETS.TEST) > 1:
-                output_folder = os.path.join(output_folder, dataset_name)
+            output_folder = inference_dir(cfg.OUTPUT_DIR, dataset_name, len(cfg.DATASETS.TEST))
         return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
 
     @classmethod

@@ -5,7 +5,6 @@ Clips of one batch may differ in size; the model pads them.
 import collections
 import itertools
 import logging
-import os
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
@@ -14,6 +13,7 @@ import torch.utils.data as torchdata
 
 from woo.data.catalog import load_dataset_dicts
 from woo.data.mapper import ClipMapper
+from woo.engine.setup import resolve_seed
 from woo.utils import comm
 
 __all__ = [
@@ -159,13 +159,6 @@ class ResumableBatchStream(torchdata.IterableDataset):
             batch += num_workers
 
 
-def _seed(cfg) -> int:
-    if cfg.SEED >= 0:
-        return int(cfg.SEED)
-    # Negative SEED: a fresh seed, shared by all processes so their shards stay disjoint.
-    return int(comm.broadcast_object(int.from_bytes(os.urandom(4), "little")))
-
-
 def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
@@ -179,7 +172,8 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes")
     records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
-    seed = _seed(cfg)
+    # A negative SEED becomes a fresh seed shared by all processes, so their shards stay disjoint.
+    seed = resolve_seed(cfg.SEED)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
     stream = ResumableBatchStream(
         records, mapper, sampler, batch_size=cfg.SOLVER.IMS_PER_BATCH // world_size,

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 from woo.data.ava_io import AVA_VALID_TIMESTAMPS
 
-__all__ = ["AVASplit", "datasets_root", "list_splits", "get_split", "load_dataset_dicts"]
+__all__ = ["AVASplit", "datasets_root", "list_splits", "get_split", "check_split_files", "load_dataset_dicts"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class AVASplit:
             files list only key frames with people). True: one record per key
             frame in ``valid_timestamps`` that the video has, people or not.
         valid_timestamps: inclusive range of annotated seconds.
+        readme_section: the section of datasets/README.md that says how to get the files.
     """
 
     name: str
@@ -43,6 +44,19 @@ class AVASplit:
     num_actions: int
     all_key_frames: bool = False
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
+    readme_section: str = "AVA v2.1 / v2.2"
+
+    def required_files(self) -> List[Tuple[str, str]]:
+        """(what, path) of every file or folder the split needs, exclusions included when set."""
+        files = [
+            ("frame list", self.frame_list),
+            ("annotations", self.annotations),
+            ("label map", self.label_map),
+            ("evaluation label map", self.eval_label_map),
+        ]
+        if self.exclusions is not None:
+            files.append(("excluded timestamps", self.exclusions))
+        return files + [("frames folder", self.frames_dir)]
 
 
 def datasets_root() -> str:
@@ -101,6 +115,18 @@ def get_split(name: str) -> AVASplit:
     if name not in _SPLITS:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(_SPLITS)}")
     return _SPLITS[name]()
+
+
+def check_split_files(split: AVASplit) -> None:
+    """Raise a one-line ``FileNotFoundError`` naming the first missing file of ``split``
+    and the README section that says where it comes from."""
+    for what, path in split.required_files():
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"dataset {split.name!r}: {what} {path} not found; datasets/README.md, section "
+                f"'{split.readme_section}', lists the files it needs (datasets root "
+                f"{datasets_root()!r}, set by $WOO_DATASETS)"
+            )
 
 
 def load_dataset_dicts(name: str) -> List[Dict]:

@@ -7,6 +7,9 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from woo.data.ava_io import (
+    AVA_VALID_TIMESTAMPS,
+    FIRST_SECOND,
+    FPS,
     AnnotatedBox,
     key_frame_index,
     read_annotations,
@@ -18,13 +21,6 @@ from woo.data.ava_io import (
 __all__ = ["load_ava_records", "records_from_annotations"]
 
 logger = logging.getLogger(__name__)
-
-
-def _require(path: str, what: str) -> None:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{what} not found: {path} (set $WOO_DATASETS; datasets/README.md says how to get AVA)"
-        )
 
 
 def _frame_size(path: str) -> Tuple[int, int]:
@@ -46,7 +42,7 @@ def records_from_annotations(
     num_actions: int,
     excluded=frozenset(),
     all_key_frames: bool = False,
-    valid_timestamps: Tuple[int, int] = (902, 1798),
+    valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS,
     source: str = "",
 ) -> List[Dict]:
     """Build key-frame records from parsed annotations and frame lists.
@@ -67,7 +63,7 @@ def records_from_annotations(
     keys = set(annotations)
     if all_key_frames:
         for video_id, frames in videos.items():
-            last = min(valid_timestamps[1], (len(frames) - 1) // 30 + 900)
+            last = min(valid_timestamps[1], (len(frames) - 1) // FPS + FIRST_SECOND)
             keys.update((video_id, t) for t in range(valid_timestamps[0], last + 1))
     sizes: Dict[str, Tuple[int, int]] = {}
     records = []
@@ -130,14 +126,14 @@ def load_ava_records(split) -> List[Dict]:
         ValueError: naming file and line of malformed input, or a label map
             with ids beyond ``num_actions``.
     """
-    for path, what in ((split.frame_list, "frame list"), (split.annotations, "annotations"), (split.label_map, "label map")):
-        _require(path, f"{split.name}: {what}")
+    from woo.data.catalog import check_split_files
+
+    check_split_files(split)
     _, class_ids = read_labelmap(split.label_map)
     if max(class_ids) > split.num_actions or min(class_ids) < 1:
         raise ValueError(f"{split.label_map}: action ids must lie in 1..{split.num_actions}, got {sorted(class_ids)}")
     excluded = frozenset()
     if split.exclusions is not None:
-        _require(split.exclusions, f"{split.name}: exclusions")
         excluded = frozenset(read_exclusions(split.exclusions))
     annotations, _ = read_annotations(split.annotations, class_ids=class_ids, valid_timestamps=split.valid_timestamps)
     videos = {

@@ -23,6 +23,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from woo.data.ava_io import AVA_VALID_TIMESTAMPS, FPS, key_frame_index
+
 __all__ = ["ACTIONS", "SyntheticConfig", "generate", "ensure_synthetic", "split_files", "add_arguments", "main"]
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,8 @@ _APPEARANCE_PROB = {4: 0.35, 5: 0.3, 6: 0.3}
 _PREFIX = "woo_synthetic"
 _VERSION = "v1.0"
 _PARAMS_FILE = "woo_synthetic.json"
-_FPS = 30
+# Key seconds are AVA's first ones; frame 0 is second 900, as in AVA.
+_FIRST_KEY_SECOND = AVA_VALID_TIMESTAMPS[0]
 # Saturated RGB colours shared by actor bodies and distractors, so colour never tells them apart.
 _PALETTE = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (240, 140, 20), (150, 50, 200), (20, 170, 170)]
 _SKIN = (235, 195, 160)
@@ -148,14 +151,19 @@ def _new_actor(rng: np.random.Generator, cfg: SyntheticConfig, person_id: int, f
     return actor
 
 
+def _num_frames(cfg: SyntheticConfig) -> int:
+    """Frames of one video: from second 900 to the end of its last key second."""
+    return key_frame_index(_FIRST_KEY_SECOND + cfg.key_frames)
+
+
 def _plan_actors(rng: np.random.Generator, cfg: SyntheticConfig) -> List[_Actor]:
     """Actors of one video; the actor set changes only between key seconds."""
-    num_frames = (cfg.key_frames + 2) * _FPS
+    num_frames = _num_frames(cfg)
     empty = set(rng.choice(cfg.key_frames, size=min(cfg.empty_key_frames, cfg.key_frames), replace=False).tolist())
     alive: List[_Actor] = []
     actors: List[_Actor] = []
     for second in range(cfg.key_frames):
-        boundary = 0 if second == 0 else (second + 2) * _FPS - _FPS // 2
+        boundary = 0 if second == 0 else key_frame_index(_FIRST_KEY_SECOND + second) - FPS // 2
         wanted = 0 if second in empty else int(rng.integers(1, cfg.max_actors + 1))
         keep = [a for a in alive if rng.random() < 0.7][:wanted]
         for actor in alive:
@@ -241,8 +249,9 @@ def _write_video(out: str, video_id: str, rng: np.random.Generator, cfg: Synthet
     actors = _plan_actors(rng, cfg)
     video_dir = os.path.join(out, "frames", video_id)
     os.makedirs(video_dir)
-    num_frames = (cfg.key_frames + 2) * _FPS
-    key_frames = {(s + 2) * _FPS: 902 + s for s in range(cfg.key_frames)}
+    num_frames = _num_frames(cfg)
+    seconds = range(_FIRST_KEY_SECOND, _FIRST_KEY_SECOND + cfg.key_frames)
+    key_frames = {key_frame_index(second): second for second in seconds}
     people: Dict[int, List] = {t: [] for t in key_frames.values()}
     params = [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
     for frame in range(num_frames):
@@ -268,7 +277,7 @@ def _write_split(out: str, subset: str, num_videos: int, cfg: SyntheticConfig) -
         video_id = f"{subset}{index:03d}"
         rng = np.random.default_rng([cfg.seed, split_code, index])
         people = _write_video(out, video_id, rng, cfg)
-        for frame in range((cfg.key_frames + 2) * _FPS):
+        for frame in range(_num_frames(cfg)):
             frame_rows.append(f'{video_id} {index} {frame} {video_id}/{video_id}_{frame + 1:06d}.jpg ""')
         annotated += [(video_id, t, people[t]) for t in sorted(people)]
     # Excluded key frames are, as in AVA, ones with people whose labels are withheld.

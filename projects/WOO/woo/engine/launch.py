@@ -160,7 +160,7 @@ def _check_datasets(cfg) -> None:
 
     Rank 0 goes first, so that a synthetic split is generated once.
     """
-    from woo.data.catalog import datasets_root, get_split
+    from woo.data.catalog import check_split_files, get_split
 
     if not comm.is_main_process():
         comm.synchronize()
@@ -171,13 +171,10 @@ def _check_datasets(cfg) -> None:
                     split = get_split(name)
                 except KeyError as e:
                     raise KeyError(f"DATASETS.{key}: {e.args[0]}") from None
-                for field in ("frames_dir", "frame_list", "annotations", "label_map", "eval_label_map"):
-                    path = getattr(split, field)
-                    if not os.path.exists(path):
-                        raise FileNotFoundError(
-                            f"DATASETS.{key}: dataset {name!r} is missing {path} "
-                            f"(datasets root {datasets_root()!r}, set by $WOO_DATASETS)"
-                        )
+                try:
+                    check_split_files(split)
+                except FileNotFoundError as e:
+                    raise FileNotFoundError(f"DATASETS.{key}: {e}") from None
     finally:
         if comm.is_main_process():
             comm.synchronize()

@@ -5,6 +5,8 @@ import logging
 import math
 import os
 
+from woo.utils.json_values import nan_to_null as _finite
+
 from .evaluate import evaluate_csv
 
 
@@ -30,8 +32,3 @@ def main(args: argparse.Namespace) -> int:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
     return 0
-
-
-def _finite(value: float):
-    """JSON has no NaN: classes without ground truth become null."""
-    return None if math.isnan(value) else value
