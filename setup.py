@@ -23,6 +23,6 @@ setup(
         "tqdm",
         "tensorboard",
     ],
-    extras_require={"dev": ["pytest>=7", "pytest-timeout"]},
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "av", "imageio-ffmpeg"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},
 )

@@ -44,7 +44,7 @@ class AVASplit:
     num_actions: int
     all_key_frames: bool = False
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
-    readme_section: str = "AVA v2.1 / v2.2"
+    readme_section: str = "Files each AVA version needs"
 
     def required_files(self) -> List[Tuple[str, str]]:
         """(what, path) of every file or folder the split needs, exclusions included when set."""
