@@ -1,4 +1,5 @@
 """Atomic, safe checkpoints and RNG state of woo.engine.checkpoint."""
+import errno
 import os
 import random
 
@@ -64,3 +65,50 @@ def test_garbage_and_missing_files_are_clear_errors(tmp_path):
     torch.save([1, 2], tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match="'model'"):
         WooCheckpointer(nn.Linear(1, 1), str(tmp_path)).load(str(tmp_path / "list.pth"))
+
+
+class _DiskFillsUp:
+    """A file whose writes fail with ENOSPC once ``room`` bytes are written, as on a full disk."""
+
+    def __init__(self, f, room: int):
+        self._f, self._room = f, room
+
+    def write(self, data) -> int:
+        if len(data) > self._room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def test_full_disk_names_the_file_and_removes_the_partial_one(tmp_path, monkeypatch):
+    model = nn.Linear(64, 64)
+    ckpt = WooCheckpointer(model, str(tmp_path), optimizer=torch.optim.AdamW(model.parameters()))
+    ckpt.save("model_0000000", iteration=0)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr("woo.engine.checkpoint.os.fdopen", lambda fd, mode: _DiskFillsUp(real_fdopen(fd, mode), 2000))
+    with pytest.raises(CheckpointError) as info:
+        ckpt.save("model_0000001", iteration=1)
+    message = str(info.value)
+    assert str(tmp_path / "model_0000001.pth") in message and "no space left" in message
+    assert "\n" not in message
+    monkeypatch.undo()
+    # Only the earlier checkpoint is there, still the last one, and no temporary file.
+    assert sorted(os.listdir(tmp_path)) == ["last_checkpoint", "model_0000000.pth"]
+    assert ckpt.get_checkpoint_file() == str(tmp_path / "model_0000000.pth")
+
+
+def test_model_only_save_leaves_out_the_optimizer(tmp_path):
+    model = nn.Linear(8, 8)
+    ckpt = WooCheckpointer(model, str(tmp_path), optimizer=torch.optim.AdamW(model.parameters()))
+    ckpt.save("model_final", model_only=True, iteration=7)
+    data = torch.load(tmp_path / "model_final.pth", weights_only=True)
+    assert set(data) == {"model", "model_only", "iteration"} and data["iteration"] == 7

@@ -89,16 +89,18 @@ def run(args: argparse.Namespace) -> dict:
     cfg.freeze()
     lock = _prepare_output_dir(cfg.OUTPUT_DIR, lock=not args.eval_only)
     try:
-        return _run(cfg, args, trainer_cls=Trainer)
+        return _run(cfg, args, trainer_cls=Trainer, lock=lock)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run(cfg, args: argparse.Namespace, trainer_cls) -> dict:
+def _run(cfg, args: argparse.Namespace, trainer_cls, lock: Optional[RunLock]) -> dict:
     """Log, seed and build ``trainer_cls(cfg)``; train, or evaluate for --eval-only."""
     rank = comm.get_rank()
     setup_logger(cfg.OUTPUT_DIR, rank)
+    if lock is not None and lock.stale_holder:
+        logger.info(f"Took over the lock of a training that ended without releasing it ({lock.stale_holder})")
     logger.info(f"Rank {rank} of {comm.get_world_size()}; command line: {vars(args)}")
     logger.info(f"Config:\n{cfg.dump()}")
     # Each process draws its own augmentations and dropout, reproducibly.

@@ -47,7 +47,7 @@ class RunLock:
 
     The lock is an ``flock`` on the file, which the kernel drops whenever the
     holder exits, SIGKILL included; a lock file left by a dead process is
-    therefore no lock, and taking it over is logged. The file holds the
+    therefore no lock, and ``stale_holder`` says whose it was. The file holds the
     holder's pid and host for the message a second run prints. File systems
     without locks (some network mounts) get a warning and no lock.
 
@@ -60,6 +60,8 @@ class RunLock:
     def __init__(self, output_dir: str):
         self.path = os.path.join(output_dir, self.FILENAME)
         self._file: Optional[TextIO] = None
+        # What the lock file said when a dead holder had left it unreleased ("" if released).
+        self.stale_holder = ""
 
     def acquire(self) -> None:
         """Take the lock.
@@ -88,9 +90,7 @@ class RunLock:
                            self.path, e.strerror)
             return
         f.seek(0)
-        stale = f.read().strip()
-        if stale:
-            logger.info("took over the lock of a training that ended without releasing it (%s)", stale)
+        self.stale_holder = f.read().strip()
         f.truncate(0)
         f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         f.flush()
