@@ -6,7 +6,6 @@
 
 The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
-import os
 
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 

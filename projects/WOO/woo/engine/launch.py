@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "opts",
         nargs=argparse.REMAINDER,
         metavar="KEY VALUE",
-        help="config overrides, e.g. SOLVER.MAX_ITER 100 OUTPUT_DIR ./output/x",
+        help="config overrides, e.g. SOLVER.MAX_ITER 100 OUTPUT_DIR ./output/x (flags may stand among them)",
     )
 
 
@@ -72,8 +72,6 @@ def _backend(cfg) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     """Body of one process: set up, then train or evaluate. Returns the final metrics."""
-    from .trainer import Trainer
-
     cfg = load_config(args.config_file, args.opts)
     if cfg.MODEL.DEVICE.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -89,14 +87,16 @@ def run(args: argparse.Namespace) -> dict:
     cfg.freeze()
     lock = _prepare_output_dir(cfg.OUTPUT_DIR, lock=not args.eval_only)
     try:
-        return _run(cfg, args, trainer_cls=Trainer, lock=lock)
+        return _run(cfg, args, lock)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run(cfg, args: argparse.Namespace, trainer_cls, lock: Optional[RunLock]) -> dict:
-    """Log, seed and build ``trainer_cls(cfg)``; train, or evaluate for --eval-only."""
+def _run(cfg, args: argparse.Namespace, lock: Optional[RunLock]) -> dict:
+    """Log, seed and build the trainer; train, or evaluate for --eval-only."""
+    from .trainer import Trainer
+
     rank = comm.get_rank()
     setup_logger(cfg.OUTPUT_DIR, rank)
     if lock is not None and lock.stale_holder:
@@ -106,7 +106,7 @@ def _run(cfg, args: argparse.Namespace, trainer_cls, lock: Optional[RunLock]) ->
     # Each process draws its own augmentations and dropout, reproducibly.
     seed_all_rng(cfg.SEED + rank)
 
-    trainer = trainer_cls(cfg)
+    trainer = Trainer(cfg)
     if args.eval_only:
         if args.resume and trainer.checkpointer.has_checkpoint():
             path = trainer.checkpointer.get_checkpoint_file()

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from contextlib import nullcontext
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from fvcore.common.checkpoint import PeriodicCheckpointer
@@ -137,7 +137,7 @@ class Trainer:
             self._resumed_rng = extra.get("rng")
             # Periodic checkpoints written before the interruption count towards
             # SOLVER.CHECKPOINT_MAX_TO_KEEP too.
-            self.periodic_checkpointer.recent_checkpoints = _periodic_checkpoints(self.output_dir)
+            self.periodic_checkpointer.recent_checkpoints = _periodic_checkpoints(self.output_dir, self.start_iter)
             logger.info(f"Resumed from {path} after {self.start_iter} iterations")
         else:
             self.checkpointer.load(self.cfg.MODEL.WEIGHTS, checkpointables=[])
@@ -340,7 +340,8 @@ class Trainer:
         return metrics
 
 
-def _periodic_checkpoints(output_dir: str):
-    """Paths of ``model_XXXXXXX.pth`` files in ``output_dir``, oldest iteration first."""
+def _periodic_checkpoints(output_dir: str, iterations_done: int) -> List[str]:
+    """Paths of the ``model_XXXXXXX.pth`` files in ``output_dir`` written within the
+    first ``iterations_done`` iterations, oldest first."""
     names = sorted(n for n in os.listdir(output_dir) if re.fullmatch(r"model_\d{7}\.pth", n))
-    return [os.path.join(output_dir, n) for n in names]
+    return [os.path.join(output_dir, n) for n in names if int(n[6:13]) < iterations_done]
