@@ -128,9 +128,10 @@ def _check_datasets(cfg) -> None:
                     split = get_split(name)
                 except KeyError as e:
                     raise KeyError(f"DATASETS.{key}: {e.args[0]}") from None
-                for field in ("frames_dir", "frame_list", "annotations", "label_map", "eval_label_map"):
-                    path = getattr(split, field)
-                    if not os.path.exists(path):
+                # AVA-layout splits have the frame list, CSVs and label maps; JHMDB / UCF ones a pickle.
+                for field in ("frames_dir", "frame_list", "annotations", "label_map", "eval_label_map", "groundtruth"):
+                    path = getattr(split, field, None)
+                    if path is not None and not os.path.exists(path):
                         raise FileNotFoundError(
                             f"DATASETS.{key}: dataset {name!r} is missing {path} "
                             f"(datasets root {datasets_root()!r}, set by $WOO_DATASETS)"

@@ -21,7 +21,8 @@ from woo.data.build import build_test_loader, build_train_loader
 from woo.utils import comm
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
-from .evaluator import ActionDetectionEvaluator, inference_on_dataset
+from .evaluator import inference_on_dataset
+from .tube_evaluator import build_action_evaluator
 from .optim import build_lr_scheduler, build_optimizer, clip_gradients
 
 __all__ = ["Trainer", "reduce_loss_dict"]
@@ -173,7 +174,8 @@ class Trainer:
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
                     metrics = self.test(iteration=self.iter)
                     if writer is not None:
-                        writer.add_scalar("frame_mAP@0.5", metrics["frame_mAP@0.5"], it)
+                        for key in [k for k in metrics if k.startswith(("frame_mAP@", "video_mAP@"))]:
+                            writer.add_scalar(key, metrics[key], it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save(f"model_{self.iter:07d}")
         finally:
@@ -242,9 +244,8 @@ class Trainer:
             out_dir = os.path.join(self.output_dir, "inference")
             if len(cfg.DATASETS.TEST) > 1:
                 out_dir = os.path.join(out_dir, name)
-            evaluator = ActionDetectionEvaluator(
-                name, out_dir if comm.is_main_process() else "", action_score=cfg.MODEL.WOO.ACTION_SCORE
-            )
+            # AVA-layout splits: ActionDetectionEvaluator; JHMDB / UCF layout: TubeDetectionEvaluator.
+            evaluator = build_action_evaluator(cfg, name, out_dir if comm.is_main_process() else "")
             per_dataset[name] = inference_on_dataset(
                 self.model, self.build_test_loader(name), evaluator,
                 precision=cfg.MODEL.INFERENCE.PRECISION,
@@ -260,6 +261,8 @@ class Trainer:
             "per_class": {k: None if math.isnan(v) else float(v) for k, v in first["per_class"].items()},
             "iteration": int(iteration if iteration is not None else self.iter),
         }
+        # Tube evaluation adds video-mAP at several thresholds.
+        metrics.update({k: float(v) for k, v in first.items() if k.startswith("video_mAP@")})
         if len(per_dataset) > 1:
             metrics["datasets"] = {
                 name: {
