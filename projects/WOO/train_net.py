@@ -8,6 +8,7 @@ The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
 import os
 
+from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
 # Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
@@ -19,6 +20,7 @@ from woo.d2 import (
     get_cfg,
 )
 from woo.d2.solver import build_lr_scheduler, build_optimizer
+from woo.d2.tube_evaluator import TubeEvaluator
 
 
 class Trainer(DefaultTrainer):
@@ -46,6 +48,8 @@ class Trainer(DefaultTrainer):
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference")
             if len(cfg.DATASETS.TEST) > 1:
                 output_folder = os.path.join(output_folder, dataset_name)
+        if MetadataCatalog.get(dataset_name).evaluator_type == "tube":  # JHMDB-21 / UCF101-24 layout
+            return TubeEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE, cfg.TEST.DETECTIONS_PER_IMAGE)
         return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
 
     @classmethod
