@@ -31,6 +31,8 @@ _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("collections", "OrderedDict"),
+    # Protocol-2 pickles written by Python 3 store bytes (array data) through codecs.encode.
+    ("_codecs", "encode"),
 }
 
 
