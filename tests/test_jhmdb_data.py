@@ -91,7 +91,8 @@ def test_records_go_through_the_clip_mapper(tmp_path):
         (lambda d: d.pop("resolution"), r"missing keys \['resolution'\]"),
         (lambda d: d["gttubes"]["a"].update({0: [np.zeros((3, 4))]}), r"gttubes\['a'\]\[0\]\[0\] must be an array \(n >= 1, 5\)"),
         (lambda d: d["gttubes"]["a"].update({5: [_tube(1, 2)]}), r"gttubes\['a'\] has label 5"),
-        (lambda d: d["gttubes"]["a"].update({0: [_tube(4, 9)]}), r"gttubes\['a'\]\[0\]\[0\] has frames outside 1..6"),
+        (lambda d: d["gttubes"]["a"].update({0: [_tube(0, 2)]}), r"gttubes\['a'\]\[0\]\[0\] has frames that are not integers >= 1"),
+        (lambda d: d["gttubes"]["a"].update({0: [np.delete(_tube(1, 4), 1, axis=0)]}), r"\[0\]\[0\] frames are not consecutive"),
         (lambda d: d["nframes"].pop("c"), r"video 'c' of train_videos\[1\] has no entry in 'nframes'"),
         (lambda d: d["resolution"].update({"a": (24,)}), r"resolution\['a'\] must be \(height, width\)"),
     ],
@@ -103,6 +104,18 @@ def test_malformed_pickles_name_file_and_key(tmp_path, change, message):
     with pytest.raises(ValueError, match=message) as info:
         read_act_groundtruth(path)
     assert path in str(info.value)
+
+
+def test_tube_frames_past_the_video_are_kept_and_reported(tmp_path, caplog):
+    data = _groundtruth()
+    data["gttubes"]["a"][0] = [_tube(4, 9)]  # the video has 6 frames
+    root = str(tmp_path)
+    path = _write(root, data)
+    assert len(read_act_groundtruth(path).gttubes["a"][0][0]) == 6  # kept for evaluation, as ACT keeps them
+    assert "gttubes['a'][0][0] has frames up to 9, past the video's 6 frames" in caplog.text
+    records = load_tube_records(_split(root, "train"))
+    assert [r["timestamp"] for r in records if r["video_id"] == "a"] == [4, 5, 6]
+    assert "annotated frames past the video's last frame: 3" in caplog.text
 
 
 def test_pickles_cannot_run_code(tmp_path):

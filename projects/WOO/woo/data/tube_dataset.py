@@ -157,7 +157,8 @@ def load_tube_records(split: TubeSplit) -> List[Dict]:
         _check_frames(paths, video, (height, width), split)
         per_frame = _boxes_at_frames(gt.gttubes.get(video, {}))
         if split.subset == "train":
-            frames = sorted(per_frame)
+            frames = [f for f in sorted(per_frame) if f <= num_frames]
+            stats["annotated frames past the video's last frame"] += len(per_frame) - len(frames)
         else:
             frames = range(1, num_frames + 1, split.frame_stride)
         scale = np.array([width, height, width, height], dtype=np.float64)

@@ -14,6 +14,7 @@ unpickler that builds only numpy arrays and plain containers, so a pickle
 cannot run code, and every key, video and tube is checked: a problem raises
 ``ValueError`` naming the file and the key or video.
 """
+import logging
 import pickle
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
@@ -21,6 +22,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 __all__ = ["ActGroundTruth", "read_act_groundtruth", "load_act_pickle"]
+
+logger = logging.getLogger(__name__)
 
 # (module, name) pairs a ground-truth pickle may reference: numpy array reconstruction only.
 _ALLOWED_GLOBALS = {
@@ -152,8 +155,11 @@ def _check_tube(tube, path: str, where: str, num_frames: int) -> np.ndarray:
     if not np.issubdtype(tube.dtype, np.number) or not np.all(np.isfinite(tube)):
         raise ValueError(f"{path}: {where} holds non-finite or non-numeric values")
     frames = tube[:, 0]
-    if frames.min() < 1 or frames.max() > num_frames or np.any(frames != np.round(frames)):
-        raise ValueError(f"{path}: {where} has frames outside 1..{num_frames}")
+    if frames.min() < 1 or np.any(frames != np.round(frames)):
+        raise ValueError(f"{path}: {where} has frames that are not integers >= 1")
+    if frames.max() > num_frames:
+        # Kept, as ACT keeps them (they count as missed ground truth); the readers report them.
+        logger.warning("%s: %s has frames up to %d, past the video's %d frames", path, where, frames.max(), num_frames)
     if np.any(np.diff(frames) != 1):
         raise ValueError(f"{path}: {where} frames are not consecutive (video-mAP needs whole tubes)")
     if np.any(tube[:, 3] < tube[:, 1]) or np.any(tube[:, 4] < tube[:, 2]):
