@@ -50,7 +50,7 @@ def test_train_and_evaluate_writes_frame_and_video_map(tmp_path):
     assert set(FIGURES) <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("video_mAP@0.5")] == [2]
     # The detection CSV holds every 8th frame of the 18 test videos; scoring it again gives metrics.json.
-    split = get_split("woo_synthetic_jhmdb_test_every8")
+    split = get_split("woo_synthetic_jhmdb_test")
     gt = split.read_groundtruth()
     videos = split.videos(gt)
     detections = read_tube_detections_csv(str(out / "inference" / "detections.csv"), gt, videos)
@@ -76,3 +76,29 @@ def test_evaluator_scales_boxes_scores_pairs_and_keeps_the_best(woo_datasets):
     assert pred["labels"].tolist() == [0, 1, 1]
     np.testing.assert_allclose(pred["boxes"][1], [20.0, 40.0, 60.0, 80.0])  # back to 160 x 120 pixels
     assert pred["frame"] == 5
+
+
+def test_d2_tube_evaluator_scores_ground_truth_as_perfect(woo_datasets, tmp_path):
+    pytest.importorskip("detectron2")
+    from detectron2.structures import Boxes, Instances
+
+    from woo.d2.tube_evaluator import TubeEvaluator
+    from woo.data.catalog import get_split
+
+    split = get_split("woo_synthetic_jhmdb_test")
+    gt = split.read_groundtruth()
+    evaluator = TubeEvaluator(split.name, str(tmp_path), action_score="action")
+    evaluator.reset()
+    for video in split.videos(gt):
+        ((label, (tube,)),) = gt.gttubes[video].items()
+        for row in tube:
+            instances = Instances((120, 160), pred_boxes=Boxes(torch.tensor(row[None, 1:5])),
+                                  scores=torch.ones(1), pred_actions=torch.nn.functional.one_hot(
+                                      torch.tensor([label]), 6).float())
+            evaluator.process([{"video_id": video, "timestamp": int(row[0]), "height": 120, "width": 160}],
+                              [{"instances": instances}])
+    result = evaluator.evaluate()
+    assert result["frame_mAP"]["frame_mAP@0.5"] == pytest.approx(1.0)
+    assert result["frame_mAP"]["AP-walk"] == pytest.approx(1.0)
+    assert result["video_mAP"] == {k: pytest.approx(1.0) for k in FIGURES[1:]}
+    assert (tmp_path / "detections.csv").exists()

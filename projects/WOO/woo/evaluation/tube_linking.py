@@ -65,26 +65,30 @@ def link_tubes(
         keep = np.argsort(-scores, kind="stable")[:top_k]
         boxes, scores = boxes[keep], scores[keep]
         free = np.ones(len(scores), dtype=bool)
-        live.sort(key=lambda t: -np.mean(t["scores"]))
+        live.sort(key=lambda t: -t["total"] / len(t["scores"]))
+        if live and len(scores):
+            last = np.stack([t["boxes"][-1] for t in live])
+            ious = inclusive_iou(last[:, None, :], boxes[None, :, :])  # (live tubes, candidates)
         still_live = []
-        for tube in live:
+        for row, tube in enumerate(live):
             matched = False
             if free.any():
-                ious = inclusive_iou(boxes, tube["boxes"][-1])
-                valid = np.flatnonzero(free & (ious >= link_iou))
+                valid = np.flatnonzero(free & (ious[row] >= link_iou))
                 if valid.size:
                     best = int(valid[np.argmax(scores[valid])])
                     free[best] = False
                     tube["frames"].append(frame)
                     tube["boxes"].append(boxes[best])
                     tube["scores"].append(float(scores[best]))
+                    tube["total"] += float(scores[best])
                     tube["misses"] = 0
                     matched = True
             if not matched:
                 tube["misses"] += 1
             (still_live if tube["misses"] < max_gap else ended).append(tube)
         live = still_live + [
-            {"frames": [frame], "boxes": [boxes[i]], "scores": [float(scores[i])], "misses": 0}
+            {"frames": [frame], "boxes": [boxes[i]], "scores": [float(scores[i])], "total": float(scores[i]),
+             "misses": 0}
             for i in np.flatnonzero(free)
         ]
     tubes = []
@@ -117,11 +121,12 @@ def link_video(
     Returns:
         ``{label: [(tube, score)]}``.
     """
-    tubes = {}
-    for label in range(num_classes):
-        per_frame = {}
-        for frame, (boxes, labels, scores) in detections.items():
-            mine = np.asarray(labels) == label
-            per_frame[frame] = (np.asarray(boxes)[mine], np.asarray(scores)[mine])
-        tubes[label] = link_tubes(per_frame, **kwargs)
-    return tubes
+    per_label: Dict[int, Dict] = {label: {} for label in range(num_classes)}
+    for frame, (boxes, labels, scores) in detections.items():
+        boxes, labels, scores = np.asarray(boxes).reshape(-1, 4), np.asarray(labels), np.asarray(scores)
+        for label in range(num_classes):
+            per_label[label][frame] = (boxes[:0], scores[:0])
+        for label in np.unique(labels):
+            mine = labels == label
+            per_label[int(label)][frame] = (boxes[mine], scores[mine])
+    return {label: link_tubes(per_frame, **kwargs) for label, per_frame in per_label.items()}

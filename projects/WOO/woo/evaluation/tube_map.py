@@ -90,16 +90,17 @@ def inclusive_iou(boxes: np.ndarray, other: np.ndarray) -> np.ndarray:
     """IoU of pixel-inclusive boxes (a box ``x1..x2`` covers ``x2 - x1 + 1`` pixels).
 
     Args:
-        boxes: (N, 4) x1, y1, x2, y2.
-        other: (4,) or (N, 4), broadcast against ``boxes``.
+        boxes: (..., 4) x1, y1, x2, y2, e.g. (N, 4), or (N, 1, 4) for a pairwise matrix.
+        other: (..., 4), broadcast against ``boxes``: (4,), (N, 4) or (1, M, 4).
 
     Returns:
-        (N,) IoU, in the dtype numpy's promotion gives the two inputs.
+        the broadcast shape without the last axis ((N,), (N, M)), in the dtype
+        numpy's promotion gives the two inputs.
     """
-    width = np.maximum(0, np.minimum(boxes[:, 2] + 1, other[..., 2] + 1) - np.maximum(boxes[:, 0], other[..., 0]))
-    height = np.maximum(0, np.minimum(boxes[:, 3] + 1, other[..., 3] + 1) - np.maximum(boxes[:, 1], other[..., 1]))
+    width = np.maximum(0, np.minimum(boxes[..., 2] + 1, other[..., 2] + 1) - np.maximum(boxes[..., 0], other[..., 0]))
+    height = np.maximum(0, np.minimum(boxes[..., 3] + 1, other[..., 3] + 1) - np.maximum(boxes[..., 1], other[..., 1]))
     overlap = width * height
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    area = (boxes[..., 2] - boxes[..., 0] + 1) * (boxes[..., 3] - boxes[..., 1] + 1)
     area_other = (other[..., 2] - other[..., 0] + 1) * (other[..., 3] - other[..., 1] + 1)
     return overlap / (area + area_other - overlap)
 
