@@ -105,15 +105,17 @@ def tube_split_factories(root: Callable[[], str]) -> Dict[str, Callable[[], Tube
     for dataset, (_, _, _, num_splits) in _DATASETS.items():
         for split in range(1, num_splits + 1):
             prefix = f"{dataset}_split{split}" if num_splits > 1 else dataset
-            for subset in ("train", "test"):
-                for stride in (1, TEST_STRIDE_VARIANT) if subset == "test" else (1,):
-                    name = f"{prefix}_{subset}" + (f"_every{stride}" if stride > 1 else "")
-                    factories[name] = functools.partial(_real_split, root, dataset, subset, split, stride, name)
-    for subset in ("train", "test"):
-        for stride in (1, TEST_STRIDE_VARIANT) if subset == "test" else (1,):
-            name = f"woo_synthetic_jhmdb_{subset}" + (f"_every{stride}" if stride > 1 else "")
-            factories[name] = functools.partial(_synthetic_split, root, subset, stride, name)
+            for name, subset, stride in _split_names(prefix):
+                factories[name] = functools.partial(_real_split, root, dataset, subset, split, stride, name)
+    for name, subset, stride in _split_names("woo_synthetic_jhmdb"):
+        factories[name] = functools.partial(_synthetic_split, root, subset, stride, name)
     return factories
+
+
+def _split_names(prefix: str):
+    """(name, subset, frame stride): ``<prefix>_train``, ``<prefix>_test`` and ``<prefix>_test_every8``."""
+    return [(f"{prefix}_train", "train", 1), (f"{prefix}_test", "test", 1),
+            (f"{prefix}_test_every{TEST_STRIDE_VARIANT}", "test", TEST_STRIDE_VARIANT)]
 
 
 def tube_frame_paths(split: TubeSplit, video: str, num_frames: int) -> List[str]:
