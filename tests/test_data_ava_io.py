@@ -189,6 +189,6 @@ def test_missing_ava_files_name_the_path(tmp_path, monkeypatch):
         load_ava_records(split)
     with pytest.raises(KeyError, match="ava_v2.2_train"):
         get_split("ava_v3_train")
-    assert set(list_splits()) == {
+    assert {
         "ava_v2.1_train", "ava_v2.1_val", "ava_v2.2_train", "ava_v2.2_val", "woo_synthetic_train", "woo_synthetic_val"
-    }
+    } <= set(list_splits())  # JHMDB-21 / UCF101-24 splits are tests/test_jhmdb_data.py's

@@ -7,6 +7,7 @@
 The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
 
+from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
 # Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
@@ -19,6 +20,7 @@ from woo.d2 import (
 )
 from woo.d2.solver import build_lr_scheduler, build_optimizer
 from woo.engine.output_dir import inference_dir
+from woo.d2.tube_evaluator import TubeEvaluator
 
 
 class Trainer(DefaultTrainer):
@@ -44,6 +46,8 @@ class Trainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = inference_dir(cfg.OUTPUT_DIR, dataset_name, len(cfg.DATASETS.TEST))
+        if MetadataCatalog.get(dataset_name).evaluator_type == "tube":  # JHMDB-21 / UCF101-24 layout
+            return TubeEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE, cfg.TEST.DETECTIONS_PER_IMAGE)
         return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
 
     @classmethod

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "train": ("woo.engine.launch", "train and/or evaluate a model from a config"),
     "synth": ("woo.data.synthetic", "write the synthetic AVA-format dataset"),
     "ava-eval": ("woo.evaluation.cli", "frame-mAP of an AVA detection CSV"),
+    "tube-eval": ("woo.evaluation.tube_cli", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
     "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
 }
 

@@ -65,11 +65,17 @@ class AVAMetadata(Metadata):
 
 def register_woo_datasets() -> None:
     """Register every split of :func:`woo.data.catalog.list_splits` that is not registered yet."""
+    from .tube_datasets import TubeMetadata, tube_split_names
+
+    tube_splits = tube_split_names()
     for name in list_splits():
         if name in DatasetCatalog.list():
             continue
         DatasetCatalog.register(name, functools.partial(load_dataset_dicts, name))
-        MetadataCatalog[name] = AVAMetadata(name=name, evaluator_type="ava")
+        if name in tube_splits:
+            MetadataCatalog[name] = TubeMetadata(name=name, evaluator_type="tube")
+        else:
+            MetadataCatalog[name] = AVAMetadata(name=name, evaluator_type="ava")
 
 
 register_woo_datasets()

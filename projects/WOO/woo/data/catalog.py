@@ -3,7 +3,9 @@
 The datasets root is ``$WOO_DATASETS`` (default ``./datasets``). AVA lives in
 ``<root>/ava`` in the PySlowFast layout (see ``datasets/README.md``); the
 synthetic set lives in ``<root>/woo_synthetic`` in the same layout and is
-generated on first use when missing.
+generated on first use when missing. JHMDB-21 and UCF101-24 live in
+``<root>/jhmdb`` and ``<root>/ucf24`` in the ACT layout (:mod:`woo.data.tube_dataset`);
+each test split also has an ``_every8`` variant that tests every 8th frame.
 """
 import os
 from dataclasses import dataclass
@@ -95,9 +97,16 @@ def _synthetic_split(subset: str) -> AVASplit:
     return AVASplit(name=f"woo_synthetic_{subset}", all_key_frames=True, **files)
 
 
+def _tube_splits() -> Dict:
+    from woo.data.tube_dataset import tube_split_factories
+
+    return tube_split_factories(datasets_root)
+
+
 _SPLITS = {
     **{f"ava_{v}_{s}": (lambda v=v, s=s: _ava_split(v, s)) for v in ("v2.1", "v2.2") for s in ("train", "val")},
     **{f"woo_synthetic_{s}": (lambda s=s: _synthetic_split(s)) for s in ("train", "val")},
+    **_tube_splits(),
 }
 
 
@@ -117,8 +126,9 @@ def get_split(name: str) -> AVASplit:
     return _SPLITS[name]()
 
 
-def check_split_files(split: AVASplit) -> None:
+def check_split_files(split) -> None:
     """Raise a one-line ``FileNotFoundError`` naming the first missing file of ``split``
+    (an :class:`AVASplit` or a :class:`~woo.data.tube_dataset.TubeSplit`)
     and the README section that says where it comes from."""
     for what, path in split.required_files():
         if not os.path.exists(path):
@@ -132,5 +142,7 @@ def check_split_files(split: AVASplit) -> None:
 def load_dataset_dicts(name: str) -> List[Dict]:
     """One record per key frame of split ``name`` (see :func:`woo.data.dataset.load_ava_records`)."""
     from woo.data.dataset import load_ava_records
+    from woo.data.tube_dataset import TubeSplit, load_tube_records
 
-    return load_ava_records(get_split(name))
+    split = get_split(name)
+    return load_tube_records(split) if isinstance(split, TubeSplit) else load_ava_records(split)

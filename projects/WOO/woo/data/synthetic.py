@@ -313,13 +313,14 @@ def generate(out: str, cfg: SyntheticConfig = SyntheticConfig()) -> None:
         f.write("\n")
 
 
-def _generate_atomically(out: str, cfg: SyntheticConfig) -> None:
-    """Generate next to ``out`` and rename into place, so ``out`` is never half written."""
+def _generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
+    """Generate next to ``out`` with ``write`` (default :func:`generate`) and rename into place,
+    so ``out`` is never half written."""
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp", dir=parent)
     try:
-        generate(os.path.join(tmp, "data"), cfg)
+        (write or generate)(os.path.join(tmp, "data"), cfg)
         os.replace(os.path.join(tmp, "data"), out)
     except OSError:
         if not os.path.isfile(os.path.join(out, _PARAMS_FILE)):
@@ -356,7 +357,9 @@ def ensure_synthetic(root: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = SyntheticConfig()
-    parser.add_argument("--out", required=True, help="directory to create (AVA layout)")
+    parser.add_argument("--out", required=True, help="directory to create")
+    parser.add_argument("--format", choices=("ava", "jhmdb"), default="ava",
+                        help="ava: AVA layout; jhmdb: JHMDB-21 layout (woo.data.synthetic_jhmdb)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     for f in fields(SyntheticConfig):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=getattr(defaults, f.name),
@@ -375,6 +378,10 @@ def main(args: argparse.Namespace) -> int:
             print(f"woo synth: {args.out} exists (use --force to replace it)")
             return 1
         shutil.rmtree(args.out)
+    if args.format == "jhmdb":
+        from woo.data.synthetic_jhmdb import main_jhmdb
+
+        return main_jhmdb(args)
     start = time.perf_counter()
     _generate_atomically(args.out, cfg)
     print(f"woo synth: wrote {args.out} in {time.perf_counter() - start:.1f} s ({cfg})")

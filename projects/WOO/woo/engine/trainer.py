@@ -28,7 +28,8 @@ from woo.utils import comm
 from woo.utils.json_values import nan_to_null
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
-from .evaluator import ActionDetectionEvaluator, inference_on_dataset
+from .evaluator import inference_on_dataset
+from .tube_evaluator import build_action_evaluator
 from .optim import build_lr_scheduler, build_optimizer, clip_gradients
 from .output_dir import inference_dir
 
@@ -202,7 +203,8 @@ class Trainer:
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
                     metrics = self.test(iteration=it)
                     if writer is not None:
-                        writer.add_scalar("frame_mAP@0.5", metrics["frame_mAP@0.5"], it)
+                        for key in [k for k in metrics if k.startswith(("frame_mAP@", "video_mAP@"))]:
+                            writer.add_scalar(key, metrics[key], it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save()
         finally:
@@ -299,9 +301,8 @@ class Trainer:
         per_dataset = {}
         for name in cfg.DATASETS.TEST:
             out_dir = inference_dir(self.output_dir, name, len(cfg.DATASETS.TEST))
-            evaluator = ActionDetectionEvaluator(
-                name, out_dir if comm.is_main_process() else "", action_score=cfg.MODEL.WOO.ACTION_SCORE
-            )
+            # AVA-layout splits: ActionDetectionEvaluator; JHMDB / UCF layout: TubeDetectionEvaluator.
+            evaluator = build_action_evaluator(cfg, name, out_dir if comm.is_main_process() else "")
             per_dataset[name] = inference_on_dataset(
                 self.model, self.build_test_loader(name), evaluator,
                 precision=cfg.MODEL.INFERENCE.PRECISION,
@@ -317,6 +318,8 @@ class Trainer:
             "per_class": {k: nan_to_null(v) for k, v in first["per_class"].items()},
             "iteration": int(iteration if iteration is not None else self.iter + 1),
         }
+        # Tube evaluation adds video-mAP at several thresholds.
+        metrics.update({k: float(v) for k, v in first.items() if k.startswith("video_mAP@")})
         if len(per_dataset) > 1:
             metrics["datasets"] = {
                 name: {

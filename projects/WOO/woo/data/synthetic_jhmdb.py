@@ -1,0 +1,174 @@
+"""The synthetic dataset in the JHMDB-21 layout (``woo synth --format jhmdb``).
+
+The scenes are those of :mod:`woo.data.synthetic` (textured background, static
+distractors, a body with a head), made JHMDB-like: every video is one trimmed
+clip of ``num_frames`` frames with one actor doing one action for the whole
+clip. The action is one of the six synthetic ones, a single label per actor:
+a motion (stand, walk, bob) alone, or an appearance (carry, crouch, raise arm)
+on top of a motion. Output:
+
+* ``woo_synthetic_jhmdb-GT.pkl``: the ACT ground-truth dict (``labels``,
+  ``gttubes`` with pixel-inclusive boxes, ``nframes``, ``train_videos``,
+  ``test_videos`` with one split, ``resolution``), numpy arrays and plain
+  containers only;
+* ``Frames/<video>/%05d.png`` (1-based);
+* ``woo_synthetic.json``: the generation parameters.
+
+One seed gives byte-identical files.
+"""
+import argparse
+import json
+import logging
+import os
+import pickle
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, List
+
+import cv2
+import numpy as np
+
+from woo.data.synthetic import (
+    _PARAMS_FILE,
+    ACTIONS,
+    SyntheticConfig,
+    _background,
+    _draw_actor,
+    _draw_distractors,
+    _generate_atomically,
+    _new_actor,
+    _position,
+)
+
+__all__ = ["JHMDBSyntheticConfig", "generate_jhmdb", "ensure_synthetic_jhmdb", "split_files", "main_jhmdb"]
+
+logger = logging.getLogger(__name__)
+
+_VERSION = "jhmdb-v1.0"
+_GT_FILE = "woo_synthetic_jhmdb-GT.pkl"
+_APPEARANCES = (4, 5, 6)
+
+
+@dataclass(frozen=True)
+class JHMDBSyntheticConfig:
+    """Generation parameters (the defaults make the auto-generated dataset).
+
+    Attributes:
+        seed: random seed; one seed gives byte-identical output.
+        train_videos / test_videos: videos per subset.
+        num_frames: frames per video (JHMDB clips have 15 to 40).
+        width / height: frame size in pixels.
+        max_distractors: static non-actor shapes per video (1..max).
+    """
+
+    seed: int = 0
+    train_videos: int = 36
+    test_videos: int = 18
+    num_frames: int = 32
+    width: int = 160
+    height: int = 120
+    max_distractors: int = 3
+
+
+def split_files(root: str) -> Dict:
+    """:class:`woo.data.tube_dataset.TubeSplit` keyword arguments of the set under ``root``."""
+    return dict(groundtruth=os.path.join(root, _GT_FILE), frames_dir=os.path.join(root, "Frames"),
+                frame_pattern="{:05d}.png", split=1)
+
+
+def _single_label_actor(rng: np.random.Generator, cfg: JHMDBSyntheticConfig, label: int):
+    """An actor of :mod:`woo.data.synthetic` whose single label is ``label`` (0-based): a motion
+    alone, or one appearance action on top of a motion."""
+    scene = SyntheticConfig(width=cfg.width, height=cfg.height)
+    while True:
+        actor = _new_actor(rng, scene, 0, 0, [])
+        appearance = [a for a in actor.actions if a in _APPEARANCES]
+        if len(appearance) <= 1 and (appearance[0] if appearance else actor.actions[0]) - 1 == label:
+            return actor
+
+
+def _write_video(out: str, video: str, label: int, rng: np.random.Generator, cfg: JHMDBSyntheticConfig):
+    """Write one video of action ``label``; returns its tube (num_frames, 5) float32."""
+    background = _background(rng, SyntheticConfig(width=cfg.width, height=cfg.height))
+    _draw_distractors(rng, SyntheticConfig(width=cfg.width, height=cfg.height, max_distractors=cfg.max_distractors),
+                      background)
+    actor = _single_label_actor(rng, cfg, label)
+    actor.end_frame = cfg.num_frames
+    folder = os.path.join(out, "Frames", video)
+    os.makedirs(folder)
+    rows = []
+    for frame in range(cfg.num_frames):
+        image = background.copy()
+        x1, y1, x2, y2 = _draw_actor(image, actor, *_position(actor, frame, cfg.width))
+        rows.append([frame + 1, x1, y1, x2 - 1, y2 - 1])  # ACT boxes include their last pixel
+        path = os.path.join(folder, f"{frame + 1:05d}.png")
+        if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"cannot write {path}")
+    return np.array(rows, dtype=np.float32)
+
+
+def generate_jhmdb(out: str, cfg: JHMDBSyntheticConfig = JHMDBSyntheticConfig()) -> None:
+    """Write the dataset into the new directory ``out`` (which must not exist)."""
+    os.makedirs(os.path.join(out, "Frames"))
+    gttubes, nframes, resolution = {}, {}, {}
+    subsets: Dict[str, List[str]] = {"train": [], "test": []}
+    for code, (subset, count) in enumerate((("train", cfg.train_videos), ("test", cfg.test_videos))):
+        for index in range(count):
+            video = f"{subset}{index:03d}"
+            label = index % len(ACTIONS)  # classes equally common, as in JHMDB
+            tube = _write_video(out, video, label, np.random.default_rng([cfg.seed, code, index]), cfg)
+            gttubes[video] = {label: [tube]}
+            nframes[video] = cfg.num_frames
+            resolution[video] = (cfg.height, cfg.width)
+            subsets[subset].append(video)
+    data = {
+        "labels": [name for _, name in ACTIONS],
+        "gttubes": gttubes,
+        "nframes": nframes,
+        "train_videos": [subsets["train"]],
+        "test_videos": [subsets["test"]],
+        "resolution": resolution,
+    }
+    with open(os.path.join(out, _GT_FILE), "wb") as f:
+        pickle.dump(data, f, protocol=4)
+    with open(os.path.join(out, _PARAMS_FILE), "w", encoding="utf-8", newline="\n") as f:
+        json.dump({"version": _VERSION, "params": asdict(cfg)}, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def ensure_synthetic_jhmdb(root: str) -> str:
+    """``root`` holding the synthetic JHMDB-layout set, generated with the defaults when missing.
+
+    Raises:
+        FileExistsError: ``root`` exists but is not a complete synthetic set.
+    """
+    params_file = os.path.join(root, _PARAMS_FILE)
+    if os.path.isfile(params_file):
+        with open(params_file, encoding="utf-8") as f:
+            stored = json.load(f)
+        expected = {"version": _VERSION, "params": asdict(JHMDBSyntheticConfig())}
+        if stored != expected:
+            logger.warning("%s differs from the default synthetic JHMDB set (%s); delete %s to regenerate it",
+                           params_file, stored, root)
+        return root
+    if os.path.exists(root):
+        raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic set")
+    start = time.perf_counter()
+    logger.info("generating the synthetic JHMDB-layout dataset in %s", root)
+    _generate_atomically(root, JHMDBSyntheticConfig(), write=generate_jhmdb)
+    logger.info("synthetic JHMDB-layout dataset written in %.1f s", time.perf_counter() - start)
+    return root
+
+
+def main_jhmdb(args: argparse.Namespace) -> int:
+    """``woo synth --format jhmdb``: uses --seed, --width, --height, --max-distractors and --videos
+    (train videos; test videos: a third of it)."""
+    defaults = JHMDBSyntheticConfig()
+    videos = {} if args.videos is None else dict(train_videos=args.videos, test_videos=max(1, args.videos // 3))
+    cfg = JHMDBSyntheticConfig(seed=args.seed, width=args.width, height=args.height,
+                               max_distractors=args.max_distractors,
+                               **{**dict(train_videos=defaults.train_videos, test_videos=defaults.test_videos), **videos})
+    start = time.perf_counter()
+    _generate_atomically(args.out, cfg, write=generate_jhmdb)
+    print(f"woo synth: wrote {args.out} in {time.perf_counter() - start:.1f} s ({cfg})")
+    return 0

@@ -1,0 +1,44 @@
+"""``woo tube-eval``: frame-mAP@0.5 and video-mAP of a JHMDB-21 / UCF101-24 detection CSV."""
+import argparse
+import json
+import logging
+import math
+import os
+
+from .act_groundtruth import read_act_groundtruth
+from .tube_eval import TUBE_METRICS, evaluate_tube_detections, read_tube_detections_csv
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groundtruth", required=True, help="ACT ground-truth pickle (JHMDB-GT.pkl, UCF101v2-GT.pkl)")
+    parser.add_argument("--detections", required=True,
+                        help="CSV rows video_id,frame,x1,y1,x2,y2,label,score (frame 1-based, pixels, label 0-based)")
+    parser.add_argument("--split", type=int, default=1, help="1-based split whose test videos are evaluated")
+    parser.add_argument("--json", default=None, metavar="OUT",
+                        help="write the figures and per-class frame AP here (null for classes without ground truth)")
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    groundtruth = read_act_groundtruth(args.groundtruth)
+    videos = groundtruth.videos("test", args.split)
+    detections = read_tube_detections_csv(args.detections, groundtruth, videos)
+    result = evaluate_tube_detections(groundtruth, videos, detections)
+    width = max(len(name) for name in result["per_class"])
+    print(f"{'class':<{width}}  frame AP@0.5")
+    for name, ap in result["per_class"].items():
+        print(f"{name:<{width}}  {'no ground truth' if math.isnan(ap) else f'{ap:.4f}'}")
+    for key in TUBE_METRICS:
+        print(f"{key}: {result[key]:.6f}")
+    if args.json:
+        out = {key: _finite(result[key]) for key in TUBE_METRICS}
+        out["per_class"] = {k: _finite(v) for k, v in result["per_class"].items()}
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    return 0
+
+
+def _finite(value: float):
+    """JSON has no NaN: classes without ground truth become null."""
+    return None if math.isnan(value) else value
