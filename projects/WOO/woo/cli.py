@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "synth": ("woo.data.synthetic", "write the synthetic AVA-format dataset"),
     "ava-eval": ("woo.evaluation.cli", "frame-mAP of an AVA detection CSV"),
     "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
+    "demo": ("woo.inference.demo", "run a trained model on a video: annotated video, tracks, timeline"),
 }
 
 
