@@ -56,7 +56,8 @@ def main(args: argparse.Namespace) -> int:
         result = run_demo(predictor, args.input, args.output, top_k=args.top_k, score_thresh=args.score_thresh,
                           iou_thresh=args.iou_thresh, max_misses=args.max_misses, fps=args.fps)
     except (_UsageError, VideoReadError, CheckpointError, FileNotFoundError) as e:
-        print(f"woo demo: error: {e}", file=sys.stderr)
+        # One line: a torch loading error can run over many (its first says what failed).
+        print(f"woo demo: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     if result["lost_frames"]:
         first = f" (first problem: {result['decode_messages'][0]})" if result["decode_messages"] else ""
