@@ -100,6 +100,8 @@ class _Outputs:
     """Temporary paths of the outputs, renamed into place by :meth:`commit`, removed otherwise."""
 
     def __init__(self, directory: str):
+        self.created = not os.path.isdir(directory)
+        self.directory = directory
         os.makedirs(directory, exist_ok=True)
         self.final = {name: os.path.join(directory, name) for name in OUTPUT_FILES}
         self.temp = {name: os.path.join(directory, f".{name}.partial") for name in OUTPUT_FILES}
@@ -112,6 +114,8 @@ class _Outputs:
         for path in self.temp.values():
             if os.path.exists(path):
                 os.remove(path)
+        if self.created and not os.listdir(self.directory):
+            os.rmdir(self.directory)
 
 
 def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh: float = 0.5,
@@ -160,13 +164,15 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
             bar.update(1)
         render_seconds += time.perf_counter() - t0
 
-    bar = tqdm(total=info.expected_frames, unit="frame", desc=f"demo {info.video_id}", disable=not show_progress,
-               dynamic_ncols=True)
+    bar = None  # shown from the first decoded frame on
     try:
         writer = H264Writer(outputs.temp["annotated.mp4"], width=info.width, height=info.height, fps=info.fps,
                             container="mp4")
         for event in stream:
             if hasattr(event, "image"):
+                if bar is None:
+                    bar = tqdm(total=info.expected_frames, unit="frame", desc=f"demo {info.video_id}",
+                               disable=not show_progress, dynamic_ncols=True)
                 waiting.append(event)
                 last_time = event.time
                 continue
@@ -192,7 +198,8 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
         _write_outputs(outputs, info, predictor, tracks, csv_predictions, duration)
         outputs.commit()
     except BaseException:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if writer is not None:
             try:
                 writer.close()

@@ -123,16 +123,18 @@ class _PyAVSource(_Source):
 
         stream, first_pts, count = self._stream, None, 0
         packets = self._container.demux(stream)
-        while True:
+        flushed = False
+        while not flushed:
             try:
                 packet = next(packets)
-            except StopIteration:
-                return
-            except av.error.FFmpegError as e:  # a truncated container ends here
-                stats.messages.append(f"demuxing stopped: {_reason(e)}")
-                return
+            except (StopIteration, av.error.FFmpegError) as e:
+                if not isinstance(e, StopIteration):  # a truncated container ends here
+                    stats.messages.append(f"demuxing stopped: {_reason(e)}")
+                packet, flushed = None, True  # drain the frames the (threaded) decoder still holds
             try:
-                decoded = packet.decode()
+                decoded = stream.codec_context.decode(packet)
+            except av.error.EOFError:  # already drained by the demuxer's own last (empty) packet
+                decoded = []
             except av.error.FFmpegError as e:
                 stats.errors += 1
                 stats.messages.append(f"undecodable packet: {_reason(e)}")
