@@ -136,8 +136,9 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
     """
     from .render import H264Writer, action_labels, draw_actions
     from .tracking import ActionTracker
+    from .video_reader import DecodedFrame
 
-    start = time.perf_counter()
+    start, model_seconds_before = time.perf_counter(), predictor.model_seconds
     stream = predictor.stream(video, fps=fps)
     info = stream.info
     outputs = _Outputs(output_dir)
@@ -169,7 +170,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
         writer = H264Writer(outputs.temp["annotated.mp4"], width=info.width, height=info.height, fps=info.fps,
                             container="mp4")
         for event in stream:
-            if hasattr(event, "image"):
+            if isinstance(event, DecodedFrame):
                 if bar is None:
                     bar = tqdm(total=info.expected_frames, unit="frame", desc=f"demo {info.video_id}",
                                disable=not show_progress, dynamic_ncols=True)
@@ -218,7 +219,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
         "video_seconds": duration,
         "wall_seconds": wall,
         "decode_seconds": stats.seconds,
-        "model_seconds": predictor.model_seconds,
+        "model_seconds": predictor.model_seconds - model_seconds_before,
         "render_seconds": render_seconds,
         "video_seconds_per_second": duration / wall if wall > 0 else float("inf"),
     }

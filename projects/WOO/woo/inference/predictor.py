@@ -5,6 +5,7 @@ decoding) goes through :meth:`VideoPredictor.predict_clips`, which resizes as
 at test time, runs the model under ``torch.inference_mode`` and the configured
 autocast, and returns boxes in pixels of the clips it was given.
 """
+import functools
 import logging
 import os
 import time
@@ -137,10 +138,11 @@ class VideoPredictor:
             if cfg.MODEL.WEIGHTS:
                 load_weights(model, cfg.MODEL.WEIGHTS)
         # A subclass such as woo.d2's speaks another format; the core forward is the contract used here.
+        # (torch.compile does not apply to it then: the core forward is called on the module itself.)
         core_forward = isinstance(model, WOO) and type(model).forward is not WOO.forward
-        model = optimize_for_inference(model, cfg)
+        optimized = optimize_for_inference(model, cfg)
         self.model = model
-        self._forward = (lambda inputs: WOO.forward(model, inputs)) if core_forward else model
+        self._forward = functools.partial(WOO.forward, model) if core_forward else optimized
         self.precision = cfg.MODEL.INFERENCE.PRECISION
         self.key_stride = float(key_stride)
         self.batch_size = int(batch_size)
