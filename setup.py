@@ -22,6 +22,8 @@ setup(
         "pyyaml",
         "tqdm",
         "tensorboard",
+        "av",
+        "matplotlib",
     ],
     extras_require={"dev": ["pytest>=7", "pytest-timeout", "av", "imageio-ffmpeg"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},

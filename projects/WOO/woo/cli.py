@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "ava-eval": ("woo.evaluation.cli", "frame-mAP of an AVA detection CSV"),
     "tube-eval": ("woo.evaluation.tube_cli", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
     "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
+    "demo": ("woo.inference.demo", "run a trained model on a video: annotated video, tracks, timeline"),
 }
 
 

@@ -1,0 +1,261 @@
+"""``woo.VideoPredictor``: a trained WOO model on any video, key frame by key frame.
+
+Every entry point (``predictor(video)``, ``woo demo``, callers with their own
+decoding) goes through :meth:`VideoPredictor.predict_clips`, which resizes as
+at test time, runs the model under ``torch.inference_mode`` and the configured
+autocast, and returns boxes in pixels of the clips it was given.
+"""
+import functools
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from woo.data.transforms import resize_clip, resized_shape
+from woo.engine.checkpoint import CheckpointError, WooCheckpointer
+
+from .clip_sampler import KeyClip, StreamingClipSampler
+from .optimize import autocast_context, optimize_for_inference
+from .video_reader import DecodedFrame, ThreadedFrameReader, VideoReadError, open_video
+
+__all__ = ["VideoPredictor", "KeyFramePrediction", "PredictionStream", "class_names_of"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class KeyFramePrediction:
+    """The actors of one key frame.
+
+    Attributes:
+        time: key frame time in seconds from the first frame.
+        frame_index: index of the decoded frame nearest ``time``.
+        boxes: (M, 4) float32 x1y1x2y2 in pixels of the input frames.
+        scores: (M,) actor scores, best first.
+        actions: (M, C) action scores (``MODEL.WOO.ACTION_SCORE``: the action
+            probability, or times the actor score).
+        class_names: name of each action column (column j = action id j + 1).
+    """
+
+    time: float
+    frame_index: int
+    boxes: np.ndarray
+    scores: np.ndarray
+    actions: np.ndarray
+    class_names: Sequence[str]
+
+
+def class_names_of(cfg) -> List[str]:
+    """Action names of ``cfg``'s dataset (first of DATASETS.TEST, else TRAIN), column j = id j + 1.
+
+    The synthetic splits use the generator's own list (no dataset is generated
+    for it); other datasets read their label map. Without one, ids are
+    named ``action <id>`` and a warning names the missing file.
+    """
+    num = cfg.MODEL.WOO.NUM_ACTIONS
+    names = {i: f"action {i}" for i in range(1, num + 1)}
+    datasets = tuple(cfg.DATASETS.TEST) or tuple(cfg.DATASETS.TRAIN)
+    if not datasets:
+        return [names[i] for i in range(1, num + 1)]
+    if datasets[0].startswith("woo_synthetic"):
+        from woo.data.synthetic import ACTIONS
+
+        names.update(dict(ACTIONS))
+    else:
+        from woo.data.catalog import get_split
+        from woo.evaluation import read_labelmap
+
+        label_map = get_split(datasets[0]).label_map
+        if os.path.isfile(label_map):
+            names.update({c["id"]: c["name"] for c in read_labelmap(label_map)[0]})
+        else:
+            logger.warning("label map %s of dataset %s not found; actions are shown by id", label_map, datasets[0])
+    return [names[i] for i in range(1, num + 1)]
+
+
+class _CheckedCheckpointer(WooCheckpointer):
+    """Refuses weights that do not fit the model (a foreign checkpoint, another config)."""
+
+    def load(self, path, checkpointables=None):
+        self._path = path
+        return super().load(path, checkpointables=checkpointables)
+
+    def _load_model(self, checkpoint):
+        incompatible = super()._load_model(checkpoint)
+        missing, shapes = incompatible.missing_keys, incompatible.incorrect_shapes
+        if missing or shapes:
+            problems = [f"{len(missing)} of the model's {len(self.model.state_dict())} tensors missing"] if missing else []
+            problems += [f"{len(shapes)} of another shape (e.g. {shapes[0][0]})"] if shapes else []
+            raise CheckpointError(f"{self._path} is not a WOO checkpoint for this config: {', '.join(problems)}")
+        return incompatible
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Load ``MODEL.WEIGHTS`` (``woo train`` or detectron2 ``train_net.py`` checkpoints) into ``model``.
+
+    Raises:
+        CheckpointError: naming the file when it is missing, unreadable or does not fit.
+    """
+    if not path:
+        raise CheckpointError("MODEL.WEIGHTS is empty: give the checkpoint to run, e.g. MODEL.WEIGHTS "
+                              "output/synthetic/WOO_Tiny/model_final.pth")
+    _CheckedCheckpointer(model).load(path, checkpointables=[])
+
+
+class VideoPredictor:
+    """Run a WOO model on videos.
+
+    ``VideoPredictor(cfg)`` builds the model of ``cfg`` on ``cfg.MODEL.DEVICE`` and
+    loads ``cfg.MODEL.WEIGHTS``; a model built elsewhere (e.g. by ``woo.d2``,
+    whose state-dict keys are the same) can be passed as ``model``.
+
+    Args:
+        cfg: a WOO config.
+        model: an already built model; ``MODEL.WEIGHTS`` is loaded into it when set.
+        key_stride: seconds between key frames (0: every frame).
+        batch_size: key-frame clips per forward pass.
+        class_names: names of the action columns (default: the dataset's label map).
+    """
+
+    def __init__(self, cfg, *, model: Optional[nn.Module] = None, key_stride: float = 1.0, batch_size: int = 4,
+                 class_names: Optional[Sequence[str]] = None):
+        from woo.modeling import WOO, build_model
+
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        self.cfg = cfg
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        if model is None:
+            model = build_model(cfg)
+            load_weights(model, cfg.MODEL.WEIGHTS)
+        else:
+            model.to(self.device)
+            if cfg.MODEL.WEIGHTS:
+                load_weights(model, cfg.MODEL.WEIGHTS)
+        # A subclass such as woo.d2's speaks another format; the core forward is the contract used here.
+        # (torch.compile does not apply to it then: the core forward is called on the module itself.)
+        core_forward = isinstance(model, WOO) and type(model).forward is not WOO.forward
+        optimized = optimize_for_inference(model, cfg)
+        self.model = model
+        self._forward = functools.partial(WOO.forward, model) if core_forward else optimized
+        self.precision = cfg.MODEL.INFERENCE.PRECISION
+        self.key_stride = float(key_stride)
+        self.batch_size = int(batch_size)
+        self.num_frames = cfg.INPUT.NUM_FRAMES
+        self.sampling_rate = cfg.INPUT.SAMPLING_RATE
+        self.min_size, self.max_size = cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
+        self.action_score = cfg.MODEL.WOO.ACTION_SCORE
+        self.class_names = list(class_names) if class_names is not None else class_names_of(cfg)
+        if len(self.class_names) != cfg.MODEL.WOO.NUM_ACTIONS:
+            raise ValueError(f"{len(self.class_names)} class names for {cfg.MODEL.WOO.NUM_ACTIONS} actions")
+        self.model_seconds = 0.0
+
+    def test_size(self, height: int, width: int) -> Tuple[int, int]:
+        """(h, w) the model sees a ``height`` x ``width`` video at (``INPUT.MIN/MAX_SIZE_TEST``)."""
+        return resized_shape(height, width, self.min_size, self.max_size)
+
+    def predict_clips(self, clips: Union[torch.Tensor, np.ndarray],
+                      input_size: Optional[Tuple[int, int]] = None) -> List[dict]:
+        """Run the model on a batch of sampled clips.
+
+        Args:
+            clips: (N, 3, T, H, W) uint8 or float 0..255 RGB.
+            input_size: (H0, W0) of the original frames when the clips were
+                already resized to :meth:`test_size` of it; boxes come back in
+                its pixels. Default: the clips' own size (resized here as at test time).
+
+        Returns:
+            per clip ``{"boxes" (M, 4), "scores" (M,), "actions" (M, C)}`` float32
+            CPU tensors, boxes in pixels of ``input_size``, actions as
+            ``MODEL.WOO.ACTION_SCORE`` scores them.
+        """
+        clips = torch.as_tensor(clips)
+        if clips.dim() != 5 or clips.shape[1] != 3 or clips.shape[2] != self.num_frames:
+            raise ValueError(f"clips must be (N, 3, {self.num_frames}, H, W), got {tuple(clips.shape)}")
+        height, width = input_size or clips.shape[-2:]
+        size = self.test_size(height, width)
+        if tuple(clips.shape[-2:]) != size:
+            if input_size is not None:
+                raise ValueError(f"clips of {tuple(clips.shape[-2:])} are not the test size {size} of {input_size}")
+            # The test-time resize itself, frame by frame: (N, 3, T, H, W) -> (N, T, H, W, 3) and back.
+            frames = clips.permute(0, 2, 3, 4, 1).cpu().numpy()
+            clips = torch.from_numpy(np.stack([resize_clip(f, size) for f in frames])).permute(0, 4, 1, 2, 3)
+        inputs = [{"clip": clip, "image_size": size} for clip in clips]
+        start = time.perf_counter()
+        with torch.inference_mode(), autocast_context(self.precision, self.device.type):
+            outputs = self._forward(inputs)
+        scale = torch.tensor([width / size[1], height / size[0]] * 2)
+        results = []
+        for out in outputs:
+            actor = out["scores"].float().cpu()
+            actions = out["actions"].float().cpu()
+            if self.action_score == "actor_x_action":
+                actions = actions * actor[:, None]
+            results.append({"boxes": out["boxes"].float().cpu() * scale, "scores": actor, "actions": actions})
+        self.model_seconds += time.perf_counter() - start
+        return results
+
+    def stream(self, video, fps: Optional[float] = None) -> "PredictionStream":
+        """Decode ``video`` and predict its key frames; see :class:`PredictionStream`.
+
+        Args:
+            video: a video file path, a folder of frames or a (T, H, W, 3) RGB array.
+            fps: frame rate of a folder or an array (default 30).
+        """
+        return PredictionStream(self, video, fps)
+
+    def __call__(self, video, fps: Optional[float] = None) -> Iterator[KeyFramePrediction]:
+        """One :class:`KeyFramePrediction` per key frame of ``video``, in time order."""
+        for event in self.stream(video, fps):
+            if isinstance(event, KeyFramePrediction):
+                yield event
+
+
+class PredictionStream:
+    """Iterating yields every :class:`DecodedFrame` as it is decoded and every
+    :class:`KeyFramePrediction` as soon as its clip has been through the model
+    (after the frames it needs). ``info`` describes the video; after the
+    iteration ``decode_stats`` counts decoded and lost frames.
+
+    Raises:
+        VideoReadError: naming the input when it cannot be opened or no frame decodes.
+    """
+
+    def __init__(self, predictor: VideoPredictor, video, fps: Optional[float]):
+        self.predictor = predictor
+        source = open_video(video, fps=fps)
+        self.info = source.info
+        size = predictor.test_size(self.info.height, self.info.width)
+        self.reader = ThreadedFrameReader(source, transform=lambda image: resize_clip(image[None], size)[0])
+        self.decode_stats = self.reader.stats
+        self.sampler = StreamingClipSampler(num_frames=predictor.num_frames, sampling_rate=predictor.sampling_rate,
+                                            key_stride=predictor.key_stride)
+
+    def _predict(self, clips: List[KeyClip]) -> Iterator[KeyFramePrediction]:
+        batch = torch.from_numpy(np.stack([c.frames for c in clips])).permute(0, 4, 1, 2, 3)  # (N,T,h,w,3) -> (N,3,T,h,w)
+        outputs = self.predictor.predict_clips(batch, input_size=(self.info.height, self.info.width))
+        for clip, out in zip(clips, outputs):
+            yield KeyFramePrediction(time=clip.time, frame_index=clip.frame_index, boxes=out["boxes"].numpy(),
+                                     scores=out["scores"].numpy(), actions=out["actions"].numpy(),
+                                     class_names=self.predictor.class_names)
+
+    def __iter__(self) -> Iterator[Union[DecodedFrame, KeyFramePrediction]]:
+        batch_size = self.predictor.batch_size
+        pending: List[KeyClip] = []
+        for frame in self.reader:
+            yield frame
+            pending += self.sampler.push(frame)
+            while len(pending) >= batch_size:
+                yield from self._predict(pending[:batch_size])
+                pending = pending[batch_size:]
+        if self.decode_stats.decoded == 0:
+            detail = f" ({self.decode_stats.messages[0]})" if self.decode_stats.messages else ""
+            raise VideoReadError(f"no frame of {self.info.name} decodes{detail}")
+        pending += self.sampler.finish()
+        for start in range(0, len(pending), batch_size):
+            yield from self._predict(pending[start:start + batch_size])
