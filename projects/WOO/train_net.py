@@ -10,7 +10,7 @@ import os
 
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
-# Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
+# Importing woo.d2 registers the META_ARCH "WOO", its backbone, its ROI heads and the datasets.
 from woo.d2 import (
     AtomicDetectionCheckpointer,
     AVAEvaluator,
@@ -18,7 +18,7 @@ from woo.d2 import (
     build_clip_train_loader,
     get_cfg,
 )
-from woo.d2.solver import build_lr_scheduler, build_optimizer
+from woo.engine.optim import build_lr_scheduler, build_optimizer
 
 
 class Trainer(DefaultTrainer):
@@ -54,7 +54,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer):
-        return build_lr_scheduler(cfg, optimizer)
+        return build_lr_scheduler(optimizer, cfg)
 
 
 def setup(args):
