@@ -43,7 +43,8 @@ def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WOO_DATASETS", str(tmp / "datasets"))
         d2_dir, woo_dir = str(tmp / "d2"), str(tmp / "woo")
-        _train_net("OUTPUT_DIR", d2_dir)
+        # detectron2's habit: a schedule longer than MAX_ITER (steps, warm-up) is cut to the run.
+        _train_net("OUTPUT_DIR", d2_dir, "SOLVER.STEPS", "(3, 1000)", "SOLVER.WARMUP_ITERS", "50")
         assert woo_cli(["train", "--config-file", INSTANT, "OUTPUT_DIR", woo_dir]) == 0
         yield {"tmp": tmp, "d2": d2_dir, "woo": woo_dir}
 

@@ -3,11 +3,15 @@ import pytest
 import torch
 from torch import nn
 
+from woo.config import get_cfg
 from woo.engine.optim import (
+    ClippedAdamW,
     ParamSchedulerLR,
     build_lr_multiplier,
+    build_lr_scheduler,
     build_optimizer,
     clip_gradients,
+    optimizer_param_groups,
 )
 
 
@@ -18,9 +22,15 @@ class _Net(nn.Module):
         self.head = nn.Linear(3, 2)
 
 
+def _solver_cfg(*opts):
+    cfg = get_cfg()
+    cfg.merge_from_list(["SOLVER.BASE_LR", 1.0, "SOLVER.BACKBONE_MULTIPLIER", 0.1, *opts])
+    return cfg
+
+
 def _lrs(max_iter=100, steps=(50, 80), warmup_iters=10, warmup_factor=1e-3, method="linear"):
     model = _Net()
-    opt = build_optimizer(model, base_lr=1.0, weight_decay=1e-4, backbone_multiplier=0.1)
+    opt = build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.ENABLED", False), model)
     mult = build_lr_multiplier(
         max_iter=max_iter, steps=steps, gamma=0.1, warmup_iters=warmup_iters,
         warmup_factor=warmup_factor, warmup_method=method,
@@ -36,18 +46,66 @@ def _lrs(max_iter=100, steps=(50, 80), warmup_iters=10, warmup_factor=1e-3, meth
 
 def test_backbone_params_get_the_multiplier():
     model = _Net()
-    opt = build_optimizer(model, base_lr=2.0, weight_decay=1e-4, backbone_multiplier=0.5)
-    assert isinstance(opt, torch.optim.AdamW)
-    head, backbone = opt.param_groups
+    opt = build_optimizer(_solver_cfg("SOLVER.BASE_LR", 2.0, "SOLVER.BACKBONE_MULTIPLIER", 0.5,
+                                      "SOLVER.CLIP_GRADIENTS.ENABLED", False), model)
+    assert type(opt) is torch.optim.AdamW
+    backbone, head = opt.param_groups  # in the order of model.modules()
     assert {id(p) for p in backbone["params"]} == {id(p) for p in model.backbone.parameters()}
     assert {id(p) for p in head["params"]} == {id(p) for p in model.head.parameters()}
     assert head["lr"] == 2.0 and backbone["lr"] == 1.0
     assert head["weight_decay"] == 1e-4
 
 
+def test_norm_params_take_weight_decay_norm_and_frozen_params_are_left_out():
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[3].bias.requires_grad_(False)
+    groups = optimizer_param_groups(model, base_lr=1.0, weight_decay=1e-4, weight_decay_norm=0.0)
+    assert [(g["lr"], g["weight_decay"], len(g["params"])) for g in groups] == [(1.0, 1e-4, 3), (1.0, 0.0, 4)]
+    opt = build_optimizer(_solver_cfg("SOLVER.WEIGHT_DECAY_NORM", 0.0, "SOLVER.WEIGHT_DECAY", 0.5), model)
+    norm_ids = {id(p) for m in (model[1], model[2]) for p in m.parameters()}
+    for group in opt.param_groups:
+        assert group["weight_decay"] == (0.0 if id(group["params"][0]) in norm_ids else 0.5)
+    # Equal decays give one group: the paper's recipe decays every parameter alike.
+    assert len(build_optimizer(_solver_cfg("SOLVER.BACKBONE_MULTIPLIER", 1.0), model).param_groups) == 1
+
+
+def test_optimizer_clips_at_step_per_config():
+    model = _Net()
+    opt = build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", 0.5), model)
+    assert isinstance(opt, ClippedAdamW)
+    sum(p.sum() for p in model.parameters()).mul(100).backward()
+    opt.step()
+    total = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert total == pytest.approx(0.5, rel=1e-4)
+    with pytest.raises(ValueError, match="CLIP_TYPE"):
+        build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "bogus"), model)
+    with pytest.raises(ValueError, match="SOLVER.OPTIMIZER"):
+        build_optimizer(_solver_cfg("SOLVER.OPTIMIZER", "SGD"), model)
+
+
+def test_max_iter_alone_cuts_steps_and_warmup_as_detectron2(caplog):
+    """SOLVER.MAX_ITER 20 on a config with STEPS (1400, 1700) and WARMUP_ITERS 50."""
+    cfg = _solver_cfg("SOLVER.MAX_ITER", 20, "SOLVER.STEPS", (10, 1400, 1700), "SOLVER.WARMUP_ITERS", 50,
+                      "SOLVER.CLIP_GRADIENTS.ENABLED", False)
+    opt = build_optimizer(cfg, _Net())
+    with caplog.at_level("WARNING"):
+        sched = build_lr_scheduler(opt, cfg)
+    assert "SOLVER.STEPS" in caplog.text and "SOLVER.WARMUP_ITERS" in caplog.text
+    lrs = []
+    for _ in range(20):
+        lrs.append(opt.param_groups[1]["lr"])
+        opt.step()
+        sched.step()
+    # Warm-up over the whole run towards the last value, (1e-3 -> 0.1 at iteration 19); the step at 10 kept.
+    final = 0.1
+    assert lrs[0] == pytest.approx(1e-3)
+    assert lrs[19] == pytest.approx(1e-3 + (final - 1e-3) * 19 / 20)
+    assert all(a < b for a, b in zip(lrs, lrs[1:]))
+
+
 def test_warmup_then_steps_hand_computed():
     lrs, _, _ = _lrs()
-    head = [lr[0] for lr in lrs]
+    head = [lr[1] for lr in lrs]
     assert head[0] == pytest.approx(1e-3)
     assert head[5] == pytest.approx(1e-3 + 0.5 * (1 - 1e-3))
     assert head[10] == pytest.approx(1.0)
@@ -57,29 +115,28 @@ def test_warmup_then_steps_hand_computed():
     assert head[80] == pytest.approx(0.01)
     assert head[99] == pytest.approx(0.01)
     # the backbone keeps its ratio throughout
-    assert all(b == pytest.approx(0.1 * h) for h, b in lrs)
+    assert all(b == pytest.approx(0.1 * h) for b, h in lrs)
 
 
 def test_constant_warmup():
     lrs, _, _ = _lrs(method="constant")
-    assert lrs[0][0] == pytest.approx(1e-3) and lrs[9][0] == pytest.approx(1e-3)
-    assert lrs[10][0] == pytest.approx(1.0)
+    assert lrs[0][1] == pytest.approx(1e-3) and lrs[9][1] == pytest.approx(1e-3)
+    assert lrs[10][1] == pytest.approx(1.0)
 
 
 def test_scheduler_state_round_trip():
     _, opt, sched = _lrs(max_iter=100)
     state = sched.state_dict()
-    assert state == {"base_lrs": [1.0, 0.1], "last_epoch": 100}
-    model = _Net()
-    opt2 = build_optimizer(model, base_lr=1.0, weight_decay=0.0, backbone_multiplier=0.1)
+    assert state == {"base_lrs": [0.1, 1.0], "last_epoch": 100}
+    opt2 = build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.ENABLED", False), _Net())
     sched2 = ParamSchedulerLR(opt2, build_lr_multiplier(
         max_iter=100, steps=(50, 80), gamma=0.1, warmup_iters=10, warmup_factor=1e-3), 100)
     state["last_epoch"] = 60
     sched2.load_state_dict(state)
-    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1)
+    assert opt2.param_groups[1]["lr"] == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("steps", [(100,), (0,), (60, 50)])
+@pytest.mark.parametrize("steps", [(0,), (60, 50), (50, 50)])
 def test_bad_steps_name_the_key(steps):
     with pytest.raises(ValueError, match="SOLVER.STEPS"):
         build_lr_multiplier(max_iter=100, steps=steps, gamma=0.1, warmup_iters=1, warmup_factor=0.1)

@@ -1,9 +1,11 @@
 """WOO model: backbone, key-frame FPN, heads and the whole model on tiny inputs (CPU)."""
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from woo.config import get_cfg
-from woo.modeling import WOO, VideoResNet, build_model
+from woo.modeling import WOO, VideoResNet, VideoResNetFPN, build_model
 from woo.modeling.action_head import ActionHead
 from woo.modeling.actor_head import ActorLocalizationHead, ActorStage, apply_box_deltas
 from woo.modeling.dynamic_conv import DynamicConv
@@ -61,7 +63,7 @@ def test_backbone_standard_depths_and_freeze():
     cfg.MODEL.VIDEO_RESNET.DEPTH = 101
     cfg.MODEL.VIDEO_RESNET.STEM_CHANNELS = 8
     cfg.MODEL.BACKBONE.FREEZE_AT = 2
-    bb = VideoResNet.from_config(cfg)
+    bb = VideoResNet(**VideoResNet.from_config(cfg))
     assert [len(bb.blocks[i].multipathway_blocks[0].res_blocks) for i in range(1, 5)] == [3, 4, 23, 3]
     assert not any(p.requires_grad for p in bb.blocks[1].parameters())
     assert all(p.requires_grad for p in bb.blocks[2].parameters())
@@ -90,6 +92,37 @@ def test_apply_box_deltas_identity_and_shift():
     # dx = 2 (weight 2) moves the centre by one width
     assert torch.allclose(apply_box_deltas(torch.tensor([[2.0, 0, 0, 0]]), boxes),
                           torch.tensor([[30.0, 20.0, 50.0, 60.0]]))
+
+
+def _layer_norm(x, norm):
+    w, b = norm.weight.detach().double().numpy(), norm.bias.detach().double().numpy()
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + norm.eps) * w + b
+
+
+def test_dynamic_conv_equals_a_hand_written_reference():
+    """Generated weights sliced layer by layer as (d_in, d_out), each followed by its own norm."""
+    torch.manual_seed(0)
+    dc = DynamicConv(hidden_dim=3, dim_dynamic=2, num_dynamic=3, num_tokens=2).double()
+    with torch.no_grad():  # non-trivial affine norms, so a dropped norm shows
+        for norm in [*dc.norms, dc.out_norm]:
+            norm.weight.uniform_(0.5, 2.0)
+            norm.bias.uniform_(-0.5, 0.5)
+    emb = torch.randn(4, 3, dtype=torch.float64)
+    tokens = torch.randn(4, 2, 3, dtype=torch.float64)
+    out = dc(emb, tokens).detach().numpy()
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    lin = lambda v, layer: v @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()  # noqa: E731
+    for m in range(4):
+        params = lin(emb[m].numpy(), dc.dynamic_layer)  # 3*2 + 2*2 + 2*3 = 16 values
+        assert params.shape == (16,)
+        w1, w2, w3 = params[:6].reshape(3, 2), params[6:10].reshape(2, 2), params[10:].reshape(2, 3)
+        x = tokens[m].numpy()  # (L, d)
+        for w, norm in zip((w1, w2, w3), dc.norms):
+            x = relu(_layer_norm(x @ w, norm))
+        expected = relu(_layer_norm(lin(x.reshape(-1), dc.out_layer), dc.out_norm))
+        np.testing.assert_allclose(out[m], expected, rtol=1e-10, atol=1e-12)
 
 
 def test_dynamic_conv_shapes_and_gradients():
@@ -136,6 +169,50 @@ def test_action_head_shapes_and_gradients(fusion):
     assert logits.shape == (2, 3, 7)
     logits.sum().backward()
     assert all(t.grad.abs().sum() > 0 for t in res5 + [feats])
+
+
+def _fusion_head(fusion):
+    torch.manual_seed(0)
+    head = ActionHead(in_channels=(8,), stride=16, num_frames=3, hidden_dim=8, num_heads=2,
+                      dropout=0.0, dim_feedforward=16, dim_dynamic=4, num_dynamic=2,
+                      pooler_resolution=2, num_actions=3, fusion=fusion).eval()
+    res5 = [torch.randn(1, 8, 3, 4, 4)]
+    boxes = torch.tensor([[[0.0, 0.0, 64.0, 64.0], [8.0, 4.0, 40.0, 60.0], [30.0, 30.0, 60.0, 50.0]]])
+    return head, res5, boxes, torch.randn(1, 3, 8)
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "sum", "concat"])
+def test_action_fusion_uses_the_temporal_branch(fusion):
+    """Reversing time keeps the spatial tokens (a time average) and changes only the temporal ones."""
+    head, res5, boxes, feats = _fusion_head(fusion)
+    with torch.no_grad():
+        assert torch.allclose(head.spatial_tokens(res5, boxes), head.spatial_tokens([res5[0].flip(2)], boxes))
+        logits = head(res5, boxes, feats)
+        reversed_logits = head([res5[0].flip(2)], boxes, feats)
+    assert (logits - reversed_logits).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "sum", "concat"])
+def test_action_fusion_formula(fusion):
+    """The fused feature (the FFN's input) from the two branches' outputs f_s, f_t (N, P, d)."""
+    head, res5, boxes, feats = _fusion_head(fusion)
+    seen = {}
+    head.spatial.register_forward_hook(lambda m, i, o: seen.update(f_s=o))
+    head.temporal.register_forward_hook(lambda m, i, o: seen.update(f_t=o))
+    head.ffn.register_forward_hook(lambda m, i, o: seen.update(fused=i[0]))
+    with torch.no_grad():
+        head(res5, boxes, feats)
+        f_s, f_t = seen["f_s"], seen["f_t"]
+        assert not torch.allclose(f_s, f_t, atol=1e-3)
+        if fusion == "sum":
+            expected = f_s + f_t
+        elif fusion == "concat":
+            expected = head.concat_proj(torch.cat([f_s, f_t], dim=2))
+        else:  # each actor's spatial feature is the query; all actors' temporal features key and value
+            expected = head.fusion_norm(f_s + head.cross_attn(f_s, f_t, f_t, need_weights=False)[0])
+            swapped = head.fusion_norm(f_s + head.cross_attn(f_t, f_s, f_t, need_weights=False)[0])
+            assert not torch.allclose(seen["fused"], swapped, atol=1e-4)
+    torch.testing.assert_close(seen["fused"], expected)
 
 
 def test_action_head_temporal_tokens_follow_frames():
@@ -239,6 +316,72 @@ def test_config_errors_name_the_key(key, value, match):
     cfg = tiny_cfg()
     cfg.merge_from_list([key, value])
     with pytest.raises(ValueError, match=match):
+        build_model(cfg)
+
+
+@pytest.mark.parametrize("arch", ["slow", "slowfast"])
+def test_backbone_output_contract(arch):
+    cfg = tiny_cfg(arch)
+    backbone = VideoResNetFPN(**VideoResNetFPN.from_config(cfg))
+    shapes = backbone.output_shape()
+    expected = ["p2", "p3", "p4", "p5", "res5"] + (["res5_fast"] if arch == "slowfast" else [])
+    assert sorted(shapes) == expected
+    t = cfg.INPUT.NUM_FRAMES
+    features = backbone(torch.randn(2, 3, t, 64, 96))
+    assert sorted(features) == expected
+    for name, shape in shapes.items():
+        size = (64 // shape.stride, 96 // shape.stride)
+        if name.startswith("p"):
+            assert features[name].shape == (2, shape.channels, *size), name
+        else:
+            frames = t // 4 if name == "res5" and arch == "slowfast" else t
+            assert features[name].shape == (2, shape.channels, frames, *size), name
+
+
+def test_norm_choices():
+    from torchvision.ops import FrozenBatchNorm2d
+
+    from woo.modeling.norm import FrozenBatchNorm3d
+
+    cfg = tiny_cfg()
+    types = {}
+    for norm in ("BN", "FrozenBN", "SyncBN"):
+        cfg.MODEL.VIDEO_RESNET.NORM = norm
+        bb = VideoResNet(**VideoResNet.from_config(cfg))
+        types[norm] = {type(m) for m in bb.modules() if isinstance(m, (nn.modules.batchnorm._NormBase, FrozenBatchNorm2d))}
+    assert types == {"BN": {nn.BatchNorm3d}, "FrozenBN": {FrozenBatchNorm3d}, "SyncBN": {nn.SyncBatchNorm}}
+    # Frozen: no trainable norm parameter, same state-dict keys as BN (Kinetics checkpoints load).
+    cfg.MODEL.VIDEO_RESNET.NORM = "FrozenBN"
+    frozen = VideoResNet(**VideoResNet.from_config(cfg))
+    cfg.MODEL.VIDEO_RESNET.NORM = "BN"
+    bn = VideoResNet(**VideoResNet.from_config(cfg))
+    bn_keys = {k for k in bn.state_dict() if not k.endswith("num_batches_tracked")}
+    assert set(frozen.state_dict()) == bn_keys
+    assert sum(p.numel() for p in frozen.parameters()) < sum(p.numel() for p in bn.parameters())
+    # FrozenBN equals BN in eval mode with the same statistics, in train mode too.
+    layer = nn.BatchNorm3d(3).eval()
+    with torch.no_grad():
+        layer.running_mean.copy_(torch.tensor([0.5, -1.0, 2.0]))
+        layer.running_var.copy_(torch.tensor([4.0, 0.25, 1.0]))
+        layer.weight.copy_(torch.tensor([1.5, 0.5, -1.0]))
+        layer.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    fbn = FrozenBatchNorm3d(3)
+    fbn.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 3, 4, 5, 5)
+    torch.testing.assert_close(fbn.train()(x), layer(x))
+    cfg.MODEL.VIDEO_RESNET.NORM = "GN"
+    with pytest.raises(ValueError, match="MODEL.VIDEO_RESNET.NORM"):
+        build_model(cfg)
+
+
+def test_unknown_backbone_and_heads():
+    cfg = tiny_cfg()
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_backbone"
+    with pytest.raises(KeyError, match="build_resnet_backbone"):
+        build_model(cfg)
+    cfg = tiny_cfg()
+    cfg.MODEL.ROI_HEADS.NAME = "StandardROIHeads"
+    with pytest.raises(KeyError, match="StandardROIHeads"):
         build_model(cfg)
 
 

@@ -10,7 +10,7 @@ The YAML configs are those of ``woo train``, and checkpoints load in both.
 from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
-# Importing woo.d2 registers the META_ARCH "WOO", its backbone and the datasets.
+# Importing woo.d2 registers the META_ARCH "WOO", its backbone, its ROI heads and the datasets.
 from woo.d2 import (
     AtomicDetectionCheckpointer,
     AVAEvaluator,
@@ -18,9 +18,9 @@ from woo.d2 import (
     build_clip_train_loader,
     get_cfg,
 )
-from woo.d2.solver import build_lr_scheduler, build_optimizer
-from woo.engine.output_dir import inference_dir
 from woo.d2.tube_evaluator import TubeEvaluator
+from woo.engine.optim import build_lr_scheduler, build_optimizer
+from woo.engine.output_dir import inference_dir
 
 
 class Trainer(DefaultTrainer):
@@ -56,7 +56,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer):
-        return build_lr_scheduler(cfg, optimizer)
+        return build_lr_scheduler(optimizer, cfg)
 
 
 def setup(args):

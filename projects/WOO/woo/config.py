@@ -57,10 +57,16 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.MODEL.PIXEL_STD = [57.375, 57.375, 57.375]
 
     _C.MODEL.BACKBONE = CfgNode()
-    # Name of the video backbone builder in woo's BACKBONE_REGISTRY (and detectron2's).
-    _C.MODEL.BACKBONE.NAME = "build_video_resnet_backbone"
+    # Name of the video backbone builder in woo's BACKBONE_REGISTRY (and detectron2's);
+    # "build_video_resnet_fpn_backbone": video ResNet + key-frame FPN.
+    _C.MODEL.BACKBONE.NAME = "build_video_resnet_fpn_backbone"
     # Freeze the stem (1) and stages res2..resN (N) at training; 0 trains everything.
     _C.MODEL.BACKBONE.FREEZE_AT = 0
+
+    _C.MODEL.ROI_HEADS = CfgNode()
+    # Name of the heads (actor head, action head, set criterion) in woo's ROI_HEADS_REGISTRY
+    # (and detectron2's): "WOOROIHeads".
+    _C.MODEL.ROI_HEADS.NAME = "WOOROIHeads"
 
     _C.MODEL.FPN = CfgNode()
     # Channels of every key-frame FPN level (and of the single level without FPN).

@@ -1,31 +1,37 @@
 """detectron2 binding of WOO. Importing it registers, in detectron2's registries:
 
 * META_ARCH "WOO" (:class:`woo.d2.meta_arch.WOO`),
-* BACKBONE "build_video_resnet_backbone" (:class:`woo.d2.backbone.VideoResNetBackbone`),
+* BACKBONE "build_video_resnet_fpn_backbone" (:class:`woo.d2.backbone.VideoResNetFPNBackbone`),
+* ROI_HEADS "WOOROIHeads" (:class:`woo.d2.roi_heads.WOOROIHeads`: actor head, action head, set criterion),
 * the datasets ``ava_v2.1_{train,val}``, ``ava_v2.2_{train,val}`` and
   ``woo_synthetic_{train,val}`` in DatasetCatalog / MetadataCatalog.
 
-It also provides the config (:func:`get_cfg`), the mapper, loaders and the
-AVA evaluator that ``projects/WOO/train_net.py`` uses.
+It also provides the config (:func:`get_cfg`), the mapper, loaders, the
+AVA evaluator that ``projects/WOO/train_net.py`` uses, and the drawing of
+action detections (:func:`draw_action_instances`).
 """
 from . import datasets  # noqa: F401  (registers the splits)
-from .backbone import VideoResNetBackbone, build_video_resnet_backbone
+from .backbone import VideoResNetFPNBackbone, build_video_resnet_fpn_backbone
 from .build import build_clip_test_loader, build_clip_train_loader, get_clip_dataset_dicts
 from .checkpoint import AtomicDetectionCheckpointer
 from .config import get_cfg
 from .evaluator import AVAEvaluator
 from .mapper import ClipDatasetMapper
 from .meta_arch import WOO
+from .roi_heads import WOOROIHeads
+from .visualizer import draw_action_instances
 
 __all__ = [
     "WOO",
+    "WOOROIHeads",
     "AtomicDetectionCheckpointer",
-    "VideoResNetBackbone",
-    "build_video_resnet_backbone",
+    "VideoResNetFPNBackbone",
+    "build_video_resnet_fpn_backbone",
     "ClipDatasetMapper",
     "AVAEvaluator",
     "get_cfg",
     "get_clip_dataset_dicts",
     "build_clip_train_loader",
     "build_clip_test_loader",
+    "draw_action_instances",
 ]

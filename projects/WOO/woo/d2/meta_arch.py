@@ -1,9 +1,9 @@
-"""The WOO model as detectron2's META_ARCH "WOO", with detectron2's inputs and outputs."""
-from typing import Dict, List, Tuple
+"""The WOO model as detectron2's META_ARCH "WOO", with detectron2's parts, inputs and outputs."""
+from typing import Dict, List
 
 import torch
 from detectron2.config import configurable
-from detectron2.modeling import META_ARCH_REGISTRY
+from detectron2.modeling import META_ARCH_REGISTRY, build_backbone, build_roi_heads
 from detectron2.structures import Boxes, Instances
 
 from woo.modeling import load_kinetics_backbone
@@ -14,35 +14,50 @@ __all__ = ["WOO"]
 
 @META_ARCH_REGISTRY.register()
 class WOO(CoreWOO):
-    """:class:`woo.modeling.WOO` speaking detectron2.
+    """:class:`woo.modeling.WOO` built from detectron2's registries, speaking detectron2.
 
-    A subclass, not a wrapper, so the state-dict keys are the core model's and
-    a checkpoint of ``woo train`` and one of ``train_net.py`` load in either.
+    The backbone is ``detectron2.modeling.build_backbone(cfg)``
+    (``MODEL.BACKBONE.NAME``), the heads ``build_roi_heads(cfg, shape)``
+    (``MODEL.ROI_HEADS.NAME``). With the default names these are the core's
+    modules, so the state-dict keys are the core model's and a checkpoint of
+    ``woo train`` and one of ``train_net.py`` load in either.
 
     Inputs: the dicts of :class:`woo.d2.ClipDatasetMapper` (``clip``,
-    ``image_size``, ``height``, ``width`` and in training ``instances`` with
-    ``gt_boxes`` (K, 4) pixels of the clip and ``gt_actions`` (K, C)); the
-    core's ``gt_boxes`` / ``gt_actions`` keys are accepted as well.
-    Outputs: training, the core's loss dict; inference, per clip
-    ``{"instances": Instances}`` at the requested ``height`` x ``width`` with
-    ``pred_boxes`` (Boxes), ``scores`` (N,) actor scores and ``pred_actions``
-    (N, C) action probabilities.
+    ``image_size``, optional ``height`` / ``width`` and in training
+    ``instances`` with ``gt_boxes`` (K, 4) pixels of the clip and ``gt_actions`` (K, C)).
+    Outputs: training, the loss dict; inference, per clip ``{"instances": Instances}``
+    at ``height`` x ``width`` with ``pred_boxes``, ``scores`` (M,) actor scores
+    and ``pred_actions`` (M, C) action probabilities.
     """
 
     @configurable
-    def __init__(self, *, pretrained_backbone: str = "", **parts):
+    def __init__(self, *, pretrained_backbone: str = "", **kwargs):
         """
         Args:
             pretrained_backbone: local Kinetics checkpoint loaded into the backbone ("" for none).
-            parts: the arguments of :class:`woo.modeling.WOO`.
+            kwargs: the arguments of :class:`woo.modeling.WOO`.
         """
-        super().__init__(**parts)
+        super().__init__(**kwargs)
         if pretrained_backbone:
             load_kinetics_backbone(self, pretrained_backbone)
 
     @classmethod
     def from_config(cls, cfg) -> Dict:
         return {**super().from_config(cfg), "pretrained_backbone": cfg.MODEL.VIDEO_RESNET.PRETRAINED}
+
+    @classmethod
+    def build_backbone(cls, cfg):
+        return build_backbone(cfg)
+
+    @classmethod
+    def build_roi_heads(cls, cfg, input_shape):
+        return build_roi_heads(cfg, input_shape)
+
+    def ground_truth(self, index: int, d: Dict):
+        if "instances" not in d:
+            raise KeyError(f"input {index}: training needs 'instances' (gt_boxes, gt_actions)")
+        instances = d["instances"]
+        return instances.gt_boxes.tensor, instances.gt_actions
 
     def forward(self, batched_inputs: List[Dict]):
         """
@@ -53,37 +68,19 @@ class WOO(CoreWOO):
         Returns:
             training: dict of weighted losses; inference: [{"instances": Instances}].
         """
-        inputs = [_core_input(d) for d in batched_inputs]
+        results = super().forward(batched_inputs)
         if self.training:
-            return super().forward(inputs)
-        results = super().forward(inputs)
+            return results
         processed = []
-        for d, result in zip(inputs, results):
-            clip_size = tuple(int(v) for v in d.get("image_size", d["clip"].shape[-2:]))
-            height, width = d.get("height", clip_size[0]), d.get("width", clip_size[1])
-            processed.append({"instances": _to_instances(result, clip_size, int(height), int(width))})
+        for d, result in zip(batched_inputs, results):
+            clip_h, clip_w = (int(v) for v in d.get("image_size", d["clip"].shape[-2:]))
+            height, width = int(d.get("height", clip_h)), int(d.get("width", clip_w))
+            # Unlike detector_postprocess, boxes that become empty are kept, so the
+            # detections are exactly those ``woo train`` evaluates.
+            boxes = Boxes(result["boxes"].clone())
+            boxes.scale(width / clip_w, height / clip_h)
+            boxes.clip((height, width))
+            instances = Instances((height, width), pred_boxes=boxes, scores=result["scores"],
+                                  pred_actions=result["actions"])
+            processed.append({"instances": instances})
         return processed
-
-
-def _core_input(d: Dict) -> Dict:
-    """detectron2 input dict -> the core's: ``instances`` become ``gt_boxes`` / ``gt_actions``."""
-    if "instances" not in d:
-        return d
-    instances = d["instances"]
-    core = {k: v for k, v in d.items() if k != "instances"}
-    core["gt_boxes"] = instances.gt_boxes.tensor
-    core["gt_actions"] = instances.gt_actions
-    core.setdefault("image_size", instances.image_size)
-    return core
-
-
-def _to_instances(result: Dict[str, torch.Tensor], clip_size: Tuple[int, int], height: int, width: int) -> Instances:
-    """Core result in pixels of the clip -> Instances in pixels of ``height`` x ``width``.
-
-    Unlike detectron2's ``detector_postprocess``, boxes that become empty are
-    kept, so the detections are exactly those ``woo train`` evaluates.
-    """
-    boxes = Boxes(result["boxes"].clone())
-    boxes.scale(width / clip_size[1], height / clip_size[0])
-    boxes.clip((height, width))
-    return Instances((height, width), pred_boxes=boxes, scores=result["scores"], pred_actions=result["actions"])

@@ -53,21 +53,27 @@ class ActionDetectionEvaluator:
                 ``image_size``, ``scores`` (N,) actor scores, ``actions`` (N, C).
         """
         for inp, out in zip(inputs, outputs):
-            height, width = inp["image_size"]
-            scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-            boxes = (out["boxes"].detach().float().cpu() / scale).clamp_(0.0, 1.0)
-            scores = out["actions"].detach().float().cpu()
-            if self.action_score == "actor_x_action":
-                # The chance that there is an actor *and* it does the action.
-                scores = scores * out["scores"].detach().float().cpu()[:, None]
-            self._predictions.append(
-                {
-                    "video_id": inp["video_id"],
-                    "timestamp": int(inp["timestamp"]),
-                    "boxes": boxes.numpy().astype(np.float32),
-                    "scores": scores.numpy().astype(np.float32),
-                }
-            )
+            self.add(inp["video_id"], inp["timestamp"], inp["image_size"], out["boxes"], out["scores"], out["actions"])
+
+    def add(self, video_id: str, timestamp: int, image_size, boxes: torch.Tensor,
+            actor_scores: torch.Tensor, actions: torch.Tensor) -> None:
+        """One key frame's detections: ``boxes`` (N, 4) in pixels of ``image_size`` (H, W),
+        ``actor_scores`` (N,), ``actions`` (N, C) probabilities."""
+        height, width = image_size
+        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+        boxes = (boxes.detach().float().cpu() / scale).clamp_(0.0, 1.0)
+        scores = actions.detach().float().cpu()
+        if self.action_score == "actor_x_action":
+            # The chance that there is an actor *and* it does the action.
+            scores = scores * actor_scores.detach().float().cpu()[:, None]
+        self._predictions.append(
+            {
+                "video_id": video_id,
+                "timestamp": int(timestamp),
+                "boxes": boxes.numpy().astype(np.float32),
+                "scores": scores.numpy().astype(np.float32),
+            }
+        )
 
     def evaluate(self) -> Dict:
         """Gather every process's predictions; on rank 0 score them.

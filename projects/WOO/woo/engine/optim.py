@@ -5,7 +5,9 @@ followed by step decay, written as fvcore ``ParamScheduler`` s over the
 fraction of training done and applied through a ``torch.optim`` scheduler so
 that its state is saved in checkpoints.
 """
-from typing import Iterable, List
+import itertools
+import logging
+from typing import Dict, Iterable, List
 
 import torch
 from fvcore.common.param_scheduler import (
@@ -19,36 +21,95 @@ from torch import nn
 
 __all__ = [
     "build_optimizer",
+    "optimizer_param_groups",
+    "ClippedAdamW",
     "build_lr_scheduler",
     "build_lr_multiplier",
     "ParamSchedulerLR",
     "clip_gradients",
 ]
 
+logger = logging.getLogger(__name__)
 
-def build_optimizer(
+# Modules whose parameters take SOLVER.WEIGHT_DECAY_NORM (detectron2's list).
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+
+
+def optimizer_param_groups(
     model: nn.Module,
     *,
     base_lr: float,
     weight_decay: float,
+    weight_decay_norm: float,
     backbone_multiplier: float = 1.0,
-) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters of ``model``.
+) -> List[Dict]:
+    """Parameter groups of the trainable parameters of ``model``.
 
     Parameters of ``model.backbone`` (when the model has one) train at
-    ``base_lr * backbone_multiplier``; the rest at ``base_lr``. Frozen
-    parameters are left out.
+    ``base_lr * backbone_multiplier``, the rest at ``base_lr``; parameters of
+    normalization layers take ``weight_decay_norm``, the rest ``weight_decay``.
+    Groups with the same settings are merged; frozen parameters are left out.
     """
     backbone = getattr(model, "backbone", None)
     backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
-    backbone_params, head_params = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (backbone_params if id(p) in backbone_ids else head_params).append(p)
-    groups = [{"params": head_params, "lr": base_lr}]
-    if backbone_params:
-        groups.append({"params": backbone_params, "lr": base_lr * backbone_multiplier})
-    return torch.optim.AdamW(groups, lr=base_lr, weight_decay=weight_decay)
+    groups: Dict[tuple, Dict] = {}
+    seen = set()
+    for module in model.modules():
+        for p in module.parameters(recurse=False):
+            if not p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            lr = base_lr * backbone_multiplier if id(p) in backbone_ids else base_lr
+            wd = weight_decay_norm if isinstance(module, _NORM_TYPES) else weight_decay
+            groups.setdefault((lr, wd), {"params": [], "lr": lr, "weight_decay": wd})["params"].append(p)
+    return list(groups.values())
+
+
+class ClippedAdamW(torch.optim.AdamW):
+    """AdamW that clips the gradients of all its parameters right before each step.
+
+    Clipping inside ``step`` comes after AMP's unscaling (``GradScaler.step``
+    unscales, then steps) in both engines, and detectron2's trainers need no
+    clipping step of their own (its ``maybe_add_gradient_clipping`` knows no
+    "full_model" clipping).
+
+    Args:
+        params: as for ``torch.optim.AdamW``.
+        clip_type, clip_value, norm_type: as for :func:`clip_gradients`.
+    """
+
+    def __init__(self, params, *, clip_type: str, clip_value: float, norm_type: float, **kwargs):
+        super().__init__(params, **kwargs)
+        self.clip_settings = {"clip_type": clip_type, "clip_value": clip_value, "norm_type": norm_type}
+        clip_gradients([], **self.clip_settings)  # an unknown CLIP_TYPE fails here, not at the first step
+
+    def step(self, closure=None):
+        clip_gradients(itertools.chain.from_iterable(g["params"] for g in self.param_groups), **self.clip_settings)
+        return super().step(closure)
+
+
+def build_optimizer(cfg, model: nn.Module) -> torch.optim.AdamW:
+    """The optimizer of ``cfg.SOLVER`` for ``model``, used by ``woo train`` and ``train_net.py``.
+
+    AdamW over :func:`optimizer_param_groups` (``BASE_LR``, ``WEIGHT_DECAY``,
+    ``WEIGHT_DECAY_NORM``, ``BACKBONE_MULTIPLIER``); a :class:`ClippedAdamW`
+    when ``CLIP_GRADIENTS.ENABLED``.
+    """
+    s = cfg.SOLVER
+    if s.OPTIMIZER != "ADAMW":
+        raise ValueError(f"SOLVER.OPTIMIZER must be 'ADAMW', got {s.OPTIMIZER!r}")
+    groups = optimizer_param_groups(
+        model,
+        base_lr=s.BASE_LR,
+        weight_decay=s.WEIGHT_DECAY,
+        weight_decay_norm=s.WEIGHT_DECAY_NORM,
+        backbone_multiplier=s.BACKBONE_MULTIPLIER,
+    )
+    c = s.CLIP_GRADIENTS
+    if not c.ENABLED:
+        return torch.optim.AdamW(groups, lr=s.BASE_LR, weight_decay=s.WEIGHT_DECAY)
+    return ClippedAdamW(groups, lr=s.BASE_LR, weight_decay=s.WEIGHT_DECAY,
+                        clip_type=c.CLIP_TYPE, clip_value=c.CLIP_VALUE, norm_type=c.NORM_TYPE)
 
 
 def build_lr_multiplier(
@@ -67,35 +128,39 @@ def build_lr_multiplier(
     ``warmup_factor`` to 1 (``"linear"``) or stays at ``warmup_factor``
     (``"constant"``).
 
+    As in detectron2, steps past ``max_iter`` are dropped with a warning and
+    a warm-up longer than ``max_iter`` is cut to the whole run, so
+    ``SOLVER.MAX_ITER N`` alone gives a short run of any config.
+
     Raises:
-        ValueError: a step outside (0, max_iter) or steps not increasing, or an
-            unknown warm-up method, named by its config key.
+        ValueError: steps not positive and increasing, or an unknown warm-up
+            method, named by its config key.
     """
     steps = [int(s) for s in steps]
-    if any(not 0 < s < max_iter for s in steps) or steps != sorted(set(steps)):
-        raise ValueError(
-            f"SOLVER.STEPS must be increasing iterations inside (0, SOLVER.MAX_ITER={max_iter}), "
-            f"got {tuple(steps)}"
-        )
+    if any(s <= 0 for s in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"SOLVER.STEPS must be increasing positive iterations, got {tuple(steps)}")
+    kept = [s for s in steps if s < max_iter]
+    if len(kept) != len(steps):
+        logger.warning(f"SOLVER.STEPS {tuple(steps)} at or past SOLVER.MAX_ITER={max_iter} are ignored")
     decay = MultiStepParamScheduler(
-        values=[gamma**k for k in range(len(steps) + 1)], milestones=steps, num_updates=max_iter
+        values=[gamma**k for k in range(len(kept) + 1)], milestones=kept, num_updates=max_iter
     )
     if warmup_iters <= 0:
         return decay
     if warmup_iters >= max_iter:
-        raise ValueError(
-            f"SOLVER.WARMUP_ITERS={warmup_iters} must be smaller than SOLVER.MAX_ITER={max_iter}"
-        )
+        logger.warning(f"SOLVER.WARMUP_ITERS={warmup_iters} covers all of SOLVER.MAX_ITER={max_iter}")
+    fraction = min(warmup_iters / max_iter, 1.0)
     if warmup_method == "linear":
         # Ends at the decayed value at the end of warm-up, so the curve has no jump.
-        warmup = LinearParamScheduler(warmup_factor, decay(warmup_iters / max_iter))
+        warmup = LinearParamScheduler(warmup_factor, decay(min(fraction, (max_iter - 1) / max_iter)))
     elif warmup_method == "constant":
         warmup = ConstantParamScheduler(warmup_factor)
     else:
         raise ValueError(
             f"SOLVER.WARMUP_METHOD must be 'linear' or 'constant', got {warmup_method!r}"
         )
-    fraction = warmup_iters / max_iter
+    if fraction == 1.0:
+        return warmup
     return CompositeParamScheduler(
         [warmup, decay],
         interval_scaling=["rescaled", "fixed"],

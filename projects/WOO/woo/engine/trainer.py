@@ -29,9 +29,9 @@ from woo.utils.json_values import nan_to_null
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from .evaluator import inference_on_dataset
-from .tube_evaluator import build_action_evaluator
-from .optim import build_lr_scheduler, build_optimizer, clip_gradients
+from .optim import build_lr_scheduler, build_optimizer
 from .output_dir import inference_dir
+from .tube_evaluator import build_action_evaluator
 
 __all__ = ["Trainer", "reduce_loss_dict"]
 
@@ -75,12 +75,8 @@ class Trainer:
 
         model = build_model(cfg).to(self.device)
         self.model = model
-        self.optimizer = build_optimizer(
-            model,
-            base_lr=cfg.SOLVER.BASE_LR,
-            weight_decay=cfg.SOLVER.WEIGHT_DECAY,
-            backbone_multiplier=cfg.SOLVER.BACKBONE_MULTIPLIER,
-        )
+        # Clips gradients in its step (SOLVER.CLIP_GRADIENTS), after the scaler unscales them.
+        self.optimizer = build_optimizer(cfg, model)
         self.scheduler = build_lr_scheduler(self.optimizer, cfg)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         if comm.is_dist():
@@ -234,15 +230,6 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses).backward()
-        clip = self.cfg.SOLVER.CLIP_GRADIENTS
-        if clip.ENABLED:
-            self.scaler.unscale_(self.optimizer)
-            clip_gradients(
-                self.model.parameters(),
-                clip_type=clip.CLIP_TYPE,
-                clip_value=clip.CLIP_VALUE,
-                norm_type=clip.NORM_TYPE,
-            )
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

@@ -1,40 +1,16 @@
 """Action classification head on res5 and the actor head's final boxes."""
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from .dynamic_conv import DynamicConv
+from .interaction import InteractionBlock
 
 __all__ = ["ActionHead", "FUSIONS"]
 
 FUSIONS = ("cross_attention", "sum", "concat")
-
-
-class _EmbeddingBranch(nn.Module):
-    """Actor embeddings -> self-attention among actors -> dynamic interaction with features."""
-
-    def __init__(self, *, hidden_dim: int, num_heads: int, dropout: float, dim_dynamic: int,
-                 num_dynamic: int, num_tokens: int):
-        super().__init__()
-        self.embed = nn.Linear(hidden_dim, hidden_dim)
-        self.self_attn = nn.MultiheadAttention(hidden_dim, num_heads, dropout=dropout, batch_first=True)
-        self.norm1 = nn.LayerNorm(hidden_dim)
-        self.interaction = DynamicConv(hidden_dim=hidden_dim, dim_dynamic=dim_dynamic,
-                                       num_dynamic=num_dynamic, num_tokens=num_tokens)
-        self.norm2 = nn.LayerNorm(hidden_dim)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, actor_features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """actor_features (N, P, d), tokens (N * P, L, d) -> (N, P, d)."""
-        n, p, d = actor_features.shape
-        e = self.embed(actor_features)
-        e = self.norm1(e + self.dropout(self.self_attn(e, e, e, need_weights=False)[0]))
-        e = e.reshape(n * p, d)
-        e = self.norm2(e + self.dropout(self.interaction(e, tokens)))
-        return e.view(n, p, d)
 
 
 class ActionHead(nn.Module):
@@ -82,8 +58,11 @@ class ActionHead(nn.Module):
         self.temporal_proj = nn.ModuleList(nn.Conv3d(c, hidden_dim, 1) for c in in_channels)
         common = dict(hidden_dim=hidden_dim, num_heads=num_heads, dropout=dropout,
                       dim_dynamic=dim_dynamic, num_dynamic=num_dynamic)
-        self.spatial = _EmbeddingBranch(num_tokens=pooler_resolution ** 2, **common)
-        self.temporal = _EmbeddingBranch(num_tokens=num_frames, **common)
+        # Each actor's spatial and temporal embeddings of its final proposal feature.
+        self.spatial_embed = nn.Linear(hidden_dim, hidden_dim)
+        self.temporal_embed = nn.Linear(hidden_dim, hidden_dim)
+        self.spatial = InteractionBlock(num_tokens=pooler_resolution ** 2, **common)
+        self.temporal = InteractionBlock(num_tokens=num_frames, **common)
         if fusion == "cross_attention":
             self.cross_attn = nn.MultiheadAttention(hidden_dim, num_heads, dropout=dropout,
                                                     batch_first=True)
@@ -97,10 +76,11 @@ class ActionHead(nn.Module):
         self.classifier = nn.Linear(hidden_dim, num_actions)
 
     @classmethod
-    def from_config(cls, cfg, res5_channels: Sequence[int], res5_stride: int) -> "ActionHead":
+    def from_config(cls, cfg, res5_channels: Sequence[int], res5_stride: int) -> Dict:
+        """Keyword arguments from ``cfg`` and res5's channels per pathway and stride."""
         w, r = cfg.MODEL.WOO, cfg.MODEL.VIDEO_RESNET
         alpha = r.ALPHA if r.ARCH == "slowfast" else 1
-        return cls(in_channels=res5_channels, stride=res5_stride,
+        return dict(in_channels=res5_channels, stride=res5_stride,
                    num_frames=cfg.INPUT.NUM_FRAMES // alpha, hidden_dim=w.HIDDEN_DIM,
                    num_heads=w.NUM_HEADS, dropout=w.DROPOUT, dim_feedforward=w.DIM_FEEDFORWARD,
                    dim_dynamic=w.DIM_DYNAMIC, num_dynamic=w.NUM_DYNAMIC,
@@ -150,8 +130,8 @@ class ActionHead(nn.Module):
                 f"slow res5 has {res5[0].shape[2]} frames but the action head was built for "
                 f"{self.num_frames} (INPUT.NUM_FRAMES / MODEL.VIDEO_RESNET.ALPHA)"
             )
-        f_s = self.spatial(actor_features, self.spatial_tokens(res5, boxes))
-        f_t = self.temporal(actor_features, self.temporal_tokens(res5, boxes))
+        f_s = self.spatial(self.spatial_embed(actor_features), self.spatial_tokens(res5, boxes))
+        f_t = self.temporal(self.temporal_embed(actor_features), self.temporal_tokens(res5, boxes))
         if self.fusion == "sum":
             x = f_s + f_t
         elif self.fusion == "concat":

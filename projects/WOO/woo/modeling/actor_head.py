@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.ops import MultiScaleRoIAlign
 
-from .dynamic_conv import DynamicConv
+from .interaction import InteractionBlock
 
 __all__ = ["ActorStage", "ActorLocalizationHead", "apply_box_deltas"]
 
@@ -66,15 +66,10 @@ class ActorStage(nn.Module):
             num_reg_layers: layers of the box regression tower.
         """
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(hidden_dim, num_heads, dropout=dropout, batch_first=True)
-        self.norm1 = nn.LayerNorm(hidden_dim)
-        self.interaction = DynamicConv(hidden_dim=hidden_dim, dim_dynamic=dim_dynamic,
-                                       num_dynamic=num_dynamic, num_tokens=pooler_resolution ** 2)
-        self.norm2 = nn.LayerNorm(hidden_dim)
-        self.ffn = nn.Sequential(nn.Linear(hidden_dim, dim_feedforward), nn.ReLU(inplace=True),
-                                 nn.Dropout(dropout), nn.Linear(dim_feedforward, hidden_dim))
-        self.norm3 = nn.LayerNorm(hidden_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.block = InteractionBlock(hidden_dim=hidden_dim, num_heads=num_heads, dropout=dropout,
+                                      dim_dynamic=dim_dynamic, num_dynamic=num_dynamic,
+                                      num_tokens=pooler_resolution ** 2,
+                                      dim_feedforward=dim_feedforward)
         self.cls_tower = _mlp_tower(hidden_dim, num_cls_layers)
         self.reg_tower = _mlp_tower(hidden_dim, num_reg_layers)
         # Two classes: index 0 actor, index 1 no actor.
@@ -93,12 +88,8 @@ class ActorStage(nn.Module):
             logits (N, P, 2), refined boxes (N, P, 4), proposal features (N, P, d).
         """
         n, p, d = proposal_features.shape
-        attn = self.self_attn(proposal_features, proposal_features, proposal_features,
-                              need_weights=False)[0]
-        x = self.norm1(proposal_features + self.dropout(attn)).reshape(n * p, d)
         tokens = roi_features.flatten(2).transpose(1, 2)  # (N * P, R * R, d)
-        x = self.norm2(x + self.dropout(self.interaction(x, tokens)))
-        x = self.norm3(x + self.dropout(self.ffn(x)))
+        x = self.block(proposal_features, tokens).reshape(n * p, d)
         logits = self.class_logits(self.cls_tower(x))
         new_boxes = apply_box_deltas(self.box_deltas(self.reg_tower(x)), boxes.reshape(-1, 4))
         return logits.view(n, p, 2), new_boxes.view(n, p, 4), x.view(n, p, d)
@@ -132,17 +123,13 @@ class ActorLocalizationHead(nn.Module):
         nn.init.constant_(self.init_boxes.weight[:, 2:], 1.0)
 
     @classmethod
-    def from_config(cls, cfg, level_names: Sequence[str]) -> "ActorLocalizationHead":
+    def from_config(cls, cfg, level_names: Sequence[str]) -> Dict:
+        """Keyword arguments from ``cfg`` for the key-frame levels ``level_names``, finest first."""
         w = cfg.MODEL.WOO
-        if cfg.MODEL.FPN.OUT_CHANNELS != w.HIDDEN_DIM:
-            raise ValueError(
-                f"MODEL.FPN.OUT_CHANNELS ({cfg.MODEL.FPN.OUT_CHANNELS}) must equal "
-                f"MODEL.WOO.HIDDEN_DIM ({w.HIDDEN_DIM}): RoI features meet proposal features"
-            )
         stage = ActorStage(hidden_dim=w.HIDDEN_DIM, dim_feedforward=w.DIM_FEEDFORWARD,
                            num_heads=w.NUM_HEADS, dropout=w.DROPOUT, dim_dynamic=w.DIM_DYNAMIC,
                            num_dynamic=w.NUM_DYNAMIC, pooler_resolution=w.POOLER_RESOLUTION)
-        return cls(stage=stage, num_stages=w.NUM_STAGES, num_proposals=w.NUM_PROPOSALS,
+        return dict(stage=stage, num_stages=w.NUM_STAGES, num_proposals=w.NUM_PROPOSALS,
                    hidden_dim=w.HIDDEN_DIM, level_names=level_names,
                    pooler_resolution=w.POOLER_RESOLUTION)
 

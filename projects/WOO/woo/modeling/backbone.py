@@ -13,9 +13,9 @@ from pytorchvideo.models.slowfast import FastToSlowFusionBuilder
 from pytorchvideo.models.stem import create_res_basic_stem
 from torch import nn
 
-from .registry import BACKBONE_REGISTRY
+from .norm import get_norm3d
 
-__all__ = ["VideoResNet", "StageShape", "build_video_resnet_backbone", "build_backbone"]
+__all__ = ["VideoResNet", "StageShape", "ShapeSpec"]
 
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 _DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -25,6 +25,13 @@ class StageShape(NamedTuple):
     """Output of one stage: channels per pathway (slow first) and spatial stride."""
 
     channels: Tuple[int, ...]
+    stride: int
+
+
+class ShapeSpec(NamedTuple):
+    """One named backbone output: channels and spatial stride (detectron2's ``ShapeSpec`` fields)."""
+
+    channels: int
     stride: int
 
 
@@ -48,6 +55,7 @@ class VideoResNet(nn.Module):
         fusion_kernel_size: int = 7,
         res5_dilation: int = 1,
         freeze_at: int = 0,
+        norm: str = "BN",
     ):
         """
         Args:
@@ -60,6 +68,7 @@ class VideoResNet(nn.Module):
             fusion_kernel_size: temporal kernel of the fast-to-slow conv.
             res5_dilation: 1 (stride 32) or 2 (stride 16, dilated res5).
             freeze_at: 0 trains all; 1 freezes the stem; k freezes stem and res2..res k.
+            norm: "BN", "FrozenBN" or "SyncBN" (see :func:`woo.modeling.norm.get_norm3d`).
         """
         super().__init__()
         if arch not in ("slow", "slowfast"):
@@ -75,6 +84,7 @@ class VideoResNet(nn.Module):
         self.num_pathways = 2 if arch == "slowfast" else 1
         self.res5_dilation = res5_dilation
         self.freeze_at = freeze_at
+        norm_layer = get_norm3d(norm)
 
         # Per pathway (slow, fast): stem temporal kernel and res2..res5 conv_a kernels,
         # as in pytorchvideo's slow_r50 / slowfast_r50.
@@ -92,6 +102,7 @@ class VideoResNet(nn.Module):
                 conv_kernel_size=(fusion_kernel_size, 1, 1),
                 conv_stride=(alpha, 1, 1),
                 max_stage_idx=3,  # no fusion after res5
+                norm=norm_layer,
             ).create_module
         # Channels the fast-to-slow fusion adds to the slow pathway's next input.
         fused = (lambda c: c // beta_inv * fusion_conv_channel_ratio) if fuse else (lambda c: 0)
@@ -107,6 +118,7 @@ class VideoResNet(nn.Module):
                 pool_kernel_size=(1, 3, 3),
                 pool_stride=(1, 2, 2),
                 pool_padding=(0, 1, 1),
+                norm=norm_layer,
             )
             for k, r in zip(stem_kernels, reduction)
         ]
@@ -134,6 +146,7 @@ class VideoResNet(nn.Module):
                         conv_b_stride=(1, spatial_stride, spatial_stride),
                         conv_b_padding=(0, dilation, dilation),
                         conv_b_dilation=(1, dilation, dilation),
+                        norm=norm_layer,
                     )
                 )
             blocks.append(self._wrap(stages, fuse, dim_out, idx + 1))
@@ -153,7 +166,7 @@ class VideoResNet(nn.Module):
         )
 
     @classmethod
-    def from_config(cls, cfg) -> "VideoResNet":
+    def from_config(cls, cfg) -> Dict:
         r = cfg.MODEL.VIDEO_RESNET
         if r.DEPTH == 0:
             depths = tuple(r.STAGE_DEPTHS)
@@ -161,7 +174,7 @@ class VideoResNet(nn.Module):
             depths = _DEPTHS[r.DEPTH]
         else:
             raise ValueError(f"MODEL.VIDEO_RESNET.DEPTH must be 0, 50 or 101, got {r.DEPTH}")
-        return cls(
+        return dict(
             arch=r.ARCH,
             stage_depths=depths,
             stem_channels=r.STEM_CHANNELS,
@@ -171,6 +184,7 @@ class VideoResNet(nn.Module):
             fusion_kernel_size=r.FUSION_KERNEL_SIZE,
             res5_dilation=r.RES5_DILATION,
             freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT,
+            norm=r.NORM,
         )
 
     def _freeze(self) -> None:
@@ -230,14 +244,3 @@ class VideoResNet(nn.Module):
             if idx > 0:
                 out[STAGE_NAMES[idx - 1]] = list(stage_out)
         return out
-
-
-@BACKBONE_REGISTRY.register()
-def build_video_resnet_backbone(cfg) -> VideoResNet:
-    """Build the VideoResNet named by ``cfg.MODEL.VIDEO_RESNET``."""
-    return VideoResNet.from_config(cfg)
-
-
-def build_backbone(cfg) -> nn.Module:
-    """Build the backbone named by ``cfg.MODEL.BACKBONE.NAME``."""
-    return BACKBONE_REGISTRY.get(cfg.MODEL.BACKBONE.NAME)(cfg)

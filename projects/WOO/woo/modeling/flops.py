@@ -48,7 +48,9 @@ def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> D
     """FLOPs of ``model`` at inference on one (3, T, H, W) clip.
 
     Returns:
-        {"gflops", "params_m", "by_module" (GFLOPs of the top-level children),
+        {"gflops", "params_m", "by_module" (GFLOPs of the parts: "backbone.bottom_up",
+        "backbone.fpn", "roi_heads.actor_head", "roi_heads.action_head", or of a
+        top-level child that has no children),
         "uncounted_ops" ({op: calls} fvcore has no formula for)}.
     """
     from fvcore.nn import FlopCountAnalysis
@@ -66,8 +68,10 @@ def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> D
     with torch.no_grad():
         total = analysis.total()
         by_module = analysis.by_module()
-    children = {name: by_module[f"model.{name}"] / 1e9 for name, _ in model.named_children()
-                if by_module.get(f"model.{name}", 0) > 0}
+    parts = []
+    for name, child in model.named_children():
+        parts += [f"{name}.{sub}" for sub, _ in child.named_children()] or [name]
+    children = {name: by_module[f"model.{name}"] / 1e9 for name in parts if by_module.get(f"model.{name}", 0) > 0}
     return {
         "gflops": total / 1e9,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,

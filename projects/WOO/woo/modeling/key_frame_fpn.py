@@ -9,8 +9,8 @@ from torchvision.ops import FeaturePyramidNetwork
 __all__ = ["KeyFrameFPN"]
 
 
-class KeyFrameFPN(nn.Module):
-    """Take frame ``T_s // 2`` of the slow pathway's stages and build a 2D FPN.
+class KeyFrameFPN(FeaturePyramidNetwork):
+    """torchvision's FPN on frame ``T_s // 2`` of the slow pathway's stages.
 
     With ``in_features=("res2", "res3", "res4", "res5")`` this is WOO's key-frame
     FPN (strides 4/8/16/32). With ``("res5",)`` it is the paper's "without FPN"
@@ -26,27 +26,31 @@ class KeyFrameFPN(nn.Module):
             strides: spatial strides of those stages.
             out_channels: channels of every output level.
         """
-        super().__init__()
+        super().__init__(list(in_channels), out_channels)
         self.in_features = tuple(in_features)
         self.strides = tuple(strides)
         self.out_channels = out_channels
         self.level_names = tuple(f"p{s.bit_length() - 1}" for s in self.strides)
-        self.fpn = FeaturePyramidNetwork(list(in_channels), out_channels)
+        # A new layer: Xavier, as the heads (the backbone keeps its Kinetics init).
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
 
     @classmethod
-    def from_config(cls, cfg, backbone_shape: Dict) -> "KeyFrameFPN":
+    def from_config(cls, cfg, stage_shapes: Dict) -> Dict:
+        """Keyword arguments from ``cfg`` and the video ResNet's ``output_shape()``."""
         names = ("res2", "res3", "res4", "res5") if cfg.MODEL.WOO.USE_FPN else ("res5",)
-        return cls(
+        return dict(
             in_features=names,
-            in_channels=[backbone_shape[n].channels[0] for n in names],
-            strides=[backbone_shape[n].stride for n in names],
+            in_channels=[stage_shapes[n].channels[0] for n in names],
+            strides=[stage_shapes[n].stride for n in names],
             out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
         )
 
     def forward(self, features: Dict[str, List[torch.Tensor]]) -> "OrderedDict[str, torch.Tensor]":
         """
         Args:
-            features: backbone output, {"resK": [slow (N, C, T_s, H, W), ...]}.
+            features: video ResNet output, {"resK": [slow (N, C, T_s, H, W), ...]}.
 
         Returns:
             {"p2".."p5"} (or {"p4"}/{"p5"} without FPN), each (N, out_channels, H, W).
@@ -55,4 +59,4 @@ class KeyFrameFPN(nn.Module):
         for name, level in zip(self.in_features, self.level_names):
             slow = features[name][0]
             key[level] = slow[:, :, slow.shape[2] // 2]
-        return self.fpn(key)
+        return super().forward(key)

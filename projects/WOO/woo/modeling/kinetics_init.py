@@ -77,7 +77,8 @@ def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
 
 
 def load_kinetics_backbone(model_or_backbone: nn.Module, path: str) -> KineticsLoadReport:
-    """Copy matching Kinetics weights into the backbone (``model.backbone`` if present).
+    """Copy matching Kinetics weights into the video ResNet: ``model.backbone.bottom_up``
+    (or whichever of ``model.backbone``, ``backbone.bottom_up``, the module itself is found first).
 
     Loads with ``weights_only=True``; recognises PySlowFast names ("s1.pathway0_stem...")
     and maps them to pytorchvideo names. Keys absent from the backbone (the
@@ -88,6 +89,7 @@ def load_kinetics_backbone(model_or_backbone: nn.Module, path: str) -> KineticsL
         the report, also logged.
     """
     backbone = getattr(model_or_backbone, "backbone", model_or_backbone)
+    backbone = getattr(backbone, "bottom_up", backbone)
     state = _read_state_dict(path)
     fmt = "pyslowfast" if any(k.startswith("s1.") for k in state) else "pytorchvideo"
     if fmt == "pyslowfast":

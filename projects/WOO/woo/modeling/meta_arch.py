@@ -6,14 +6,9 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from .action_head import ActionHead
-from .actor_head import ActorLocalizationHead
-from .backbone import build_backbone
-from .criterion import SetCriterion
+from . import fpn_backbone, roi_heads  # noqa: F401  (register the default backbone and heads)
 from .inputs import check_batched_inputs
-from .key_frame_fpn import KeyFrameFPN
-from .matcher import HungarianMatcher
-from .registry import META_ARCH_REGISTRY
+from .registry import META_ARCH_REGISTRY, build_backbone, build_roi_heads
 
 __all__ = ["WOO", "build_model", "ACTION_SCORES"]
 
@@ -53,19 +48,16 @@ class WOO(nn.Module):
     weighted losses in training, and one result dict per clip at inference.
     """
 
-    def __init__(self, *, backbone: nn.Module, key_frame_fpn: KeyFrameFPN,
-                 actor_head: ActorLocalizationHead, action_head: ActionHead,
-                 criterion: SetCriterion, pixel_mean, pixel_std, num_frames: int,
-                 score_thresh: float = 0.7, detections_per_clip: int = 100,
+    def __init__(self, *, backbone: nn.Module, roi_heads: nn.Module, pixel_mean, pixel_std,
+                 num_frames: int, score_thresh: float = 0.7, detections_per_clip: int = 100,
                  min_detections_per_clip: int = 0, action_loss: str = "bce",
-                 deep_supervision: bool = True, size_divisibility: int = 32):
+                 size_divisibility: int = 32):
         """
         Args:
-            backbone: video backbone; ``forward(clip) -> {"res2".."res5": [per pathway]}``.
-            key_frame_fpn: pyramid on the key-frame slices.
-            actor_head: proposals refined into actor boxes and scores.
-            action_head: action logits of the final boxes.
-            criterion: training losses.
+            backbone: ``forward(clip) -> {name: tensor}`` with key-frame levels "p<k>"
+                and "res5" (see :class:`woo.modeling.fpn_backbone.VideoResNetFPN`).
+            roi_heads: actor head, action head and criterion on the backbone features
+                (see :class:`woo.modeling.roi_heads.WOOROIHeads`).
             pixel_mean: per-channel RGB mean in 0..255.
             pixel_std: per-channel RGB std in 0..255.
             num_frames: frames T every input clip must have.
@@ -74,51 +66,29 @@ class WOO(nn.Module):
             min_detections_per_clip: at least this many (the top-scoring) actors per
                 clip at inference, whatever their score.
             action_loss: "bce" (action probabilities by sigmoid) or "ce" (by softmax).
-            deep_supervision: add the losses of every earlier actor-head stage.
             size_divisibility: pad height and width to a multiple of this.
         """
         super().__init__()
         self.backbone = backbone
-        self.key_frame_fpn = key_frame_fpn
-        self.actor_head = actor_head
-        self.action_head = action_head
-        self.criterion = criterion
+        self.roi_heads = roi_heads
         self.num_frames = num_frames
         self.score_thresh = score_thresh
         self.detections_per_clip = detections_per_clip
         self.min_detections_per_clip = min_detections_per_clip
         self.action_loss = action_loss
-        self.deep_supervision = deep_supervision
-        self.size_divisibility = size_divisibility
+        self.size_divisibility = max(int(size_divisibility), 1)
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1, 1), False)
-        # New layers start from Xavier; the backbone keeps its (Kinetics) init.
-        for module in (key_frame_fpn, actor_head, action_head):
-            for p in module.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)
-        actor_head.reset_proposals()
 
     @classmethod
     def from_config(cls, cfg) -> Dict:
         """Keyword arguments of ``__init__`` from ``cfg`` (detectron2's ``@configurable`` convention)."""
         _check_config(cfg)
         w = cfg.MODEL.WOO
-        backbone = build_backbone(cfg)
-        shape = backbone.output_shape()
-        fpn = KeyFrameFPN.from_config(cfg, shape)
-        matcher = HungarianMatcher(cost_class=w.CLASS_WEIGHT, cost_bbox=w.L1_WEIGHT,
-                                   cost_giou=w.GIOU_WEIGHT)
-        criterion = SetCriterion(matcher=matcher, class_weight=w.CLASS_WEIGHT,
-                                 l1_weight=w.L1_WEIGHT, giou_weight=w.GIOU_WEIGHT,
-                                 action_weight=w.ACTION_WEIGHT, no_actor_weight=w.NO_ACTOR_WEIGHT,
-                                 action_loss=w.ACTION_LOSS)
+        backbone = cls.build_backbone(cfg)
         return dict(
             backbone=backbone,
-            key_frame_fpn=fpn,
-            actor_head=ActorLocalizationHead.from_config(cfg, fpn.level_names),
-            action_head=ActionHead.from_config(cfg, shape["res5"].channels, shape["res5"].stride),
-            criterion=criterion,
+            roi_heads=cls.build_roi_heads(cfg, backbone.output_shape()),
             pixel_mean=cfg.MODEL.PIXEL_MEAN,
             pixel_std=cfg.MODEL.PIXEL_STD,
             num_frames=cfg.INPUT.NUM_FRAMES,
@@ -126,8 +96,18 @@ class WOO(nn.Module):
             detections_per_clip=cfg.TEST.DETECTIONS_PER_IMAGE,
             min_detections_per_clip=w.MIN_DETECTIONS_PER_CLIP,
             action_loss=w.ACTION_LOSS,
-            deep_supervision=w.DEEP_SUPERVISION,
+            size_divisibility=getattr(backbone, "size_divisibility", 32),
         )
+
+    @classmethod
+    def build_backbone(cls, cfg) -> nn.Module:
+        """``cfg.MODEL.BACKBONE.NAME`` from woo's registry (woo.d2 overrides: detectron2's)."""
+        return build_backbone(cfg)
+
+    @classmethod
+    def build_roi_heads(cls, cfg, input_shape: Dict) -> nn.Module:
+        """``cfg.MODEL.ROI_HEADS.NAME`` from woo's registry (woo.d2 overrides: detectron2's)."""
+        return build_roi_heads(cfg, input_shape)
 
     @property
     def device(self) -> torch.device:
@@ -161,14 +141,19 @@ class WOO(nn.Module):
             b[:, :, : clip.shape[2], : clip.shape[3]] = (clip - self.pixel_mean) / self.pixel_std
         return batch, torch.tensor(sizes, device=self.device)
 
+    def ground_truth(self, index: int, d: Dict):
+        """Ground-truth boxes (K, 4) in pixels and actions (K, C) of input ``index``."""
+        if "gt_boxes" not in d or "gt_actions" not in d:
+            raise KeyError(f"input {index}: training needs 'gt_boxes' and 'gt_actions'")
+        return d["gt_boxes"], d["gt_actions"]
+
     def _targets(self, batched_inputs: List[Dict], image_sizes: torch.Tensor) -> List[Dict]:
         targets = []
         for i, (d, (h, w)) in enumerate(zip(batched_inputs, image_sizes.tolist())):
-            if "gt_boxes" not in d or "gt_actions" not in d:
-                raise KeyError(f"input {i}: training needs 'gt_boxes' and 'gt_actions'")
-            boxes = torch.as_tensor(d["gt_boxes"], dtype=torch.float32, device=self.device)
-            actions = torch.as_tensor(d["gt_actions"], dtype=torch.float32, device=self.device)
-            num_actions = self.action_head.classifier.out_features
+            boxes, actions = self.ground_truth(i, d)
+            boxes = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
+            actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+            num_actions = self.roi_heads.num_actions
             if boxes.dim() != 2 or boxes.shape[1] != 4 or actions.shape != (len(boxes), num_actions):
                 raise ValueError(f"input {i}: 'gt_boxes' must be (K, 4) and 'gt_actions' (K, "
                                  f"{num_actions}), got {tuple(boxes.shape)} and {tuple(actions.shape)}")
@@ -188,19 +173,11 @@ class WOO(nn.Module):
         """
         clips, image_sizes = self.preprocess(batched_inputs)
         features = self.backbone(clips)
-        stages = self.actor_head(self.key_frame_fpn(features), image_sizes, tuple(clips.shape[-2:]))
-        final = stages[-1]
-        action_logits = self.action_head(features["res5"], final["boxes"].detach(), final["features"])
-        if not self.training:
-            return self.inference(final["logits"], final["boxes"], action_logits, image_sizes)
-
-        whwh = image_sizes.flip(1).repeat(1, 2).to(torch.float32)[:, None]  # (N, 1, 4)
-        outputs = {"logits": final["logits"], "boxes": final["boxes"] / whwh,
-                   "actions": action_logits}
-        if self.deep_supervision:
-            outputs["aux_outputs"] = [{"logits": s["logits"], "boxes": s["boxes"] / whwh}
-                                      for s in stages[:-1]]
-        return self.criterion(outputs, self._targets(batched_inputs, image_sizes))
+        padded_size = tuple(clips.shape[-2:])
+        if self.training:
+            return self.roi_heads(features, image_sizes, padded_size, self._targets(batched_inputs, image_sizes))
+        logits, boxes, action_logits = self.roi_heads(features, image_sizes, padded_size)
+        return self.inference(logits, boxes, action_logits, image_sizes)
 
     def inference(self, logits: torch.Tensor, boxes: torch.Tensor, action_logits: torch.Tensor,
                   image_sizes: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
