@@ -79,7 +79,7 @@ def read_frame_list(path: str) -> Dict[str, List[str]]:
             frame id, or naming the video whose frame ids are not 0..n-1.
     """
     frames: Dict[str, Dict[int, str]] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.split()
             if not parts:
@@ -145,7 +145,7 @@ def _report(path: str, rows: int, stats: Counter, what: str) -> None:
 def _box_rows(path: str, expected: str) -> Iterator[Tuple[int, List[str]]]:
     """Yield ``(line number, stripped cells)`` of the 7- or 8-column rows of an AVA
     box CSV, skipping blank lines; any other column count is an error naming the line."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for lineno, row in enumerate(csv.reader(f), start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue

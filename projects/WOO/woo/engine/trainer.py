@@ -255,7 +255,8 @@ class Trainer:
             return {}
         first = per_dataset[cfg.DATASETS.TEST[0]]
         metrics = {
-            "frame_mAP@0.5": float(first["mAP"]),
+            "frame_mAP@0.5": float(first["frame_mAP@0.5"]),
+            "frame_mAP@0.5_pyslowfast": float(first["frame_mAP@0.5_pyslowfast"]),
             # Classes without ground truth have no AP (NaN); JSON has no NaN, so they are null.
             "per_class": {k: None if math.isnan(v) else float(v) for k, v in first["per_class"].items()},
             "iteration": int(iteration if iteration is not None else self.iter),
@@ -263,7 +264,8 @@ class Trainer:
         if len(per_dataset) > 1:
             metrics["datasets"] = {
                 name: {
-                    "frame_mAP@0.5": float(r["mAP"]),
+                    "frame_mAP@0.5": float(r["frame_mAP@0.5"]),
+                    "frame_mAP@0.5_pyslowfast": float(r["frame_mAP@0.5_pyslowfast"]),
                     "per_class": {k: None if math.isnan(v) else float(v) for k, v in r["per_class"].items()},
                 }
                 for name, r in per_dataset.items()
@@ -275,7 +277,7 @@ class Trainer:
         os.replace(tmp, path)
         logger.info(
             f"frame-mAP@0.5 on {cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: "
-            f"{metrics['frame_mAP@0.5']:.4f}"
+            f"{metrics['frame_mAP@0.5']:.4f} (official), {metrics['frame_mAP@0.5_pyslowfast']:.4f} (PySlowFast)"
         )
         for cls_name, ap in metrics["per_class"].items():
             logger.info(f"  AP {cls_name}: {ap:.4f}" if ap is not None else f"  AP {cls_name}: no ground truth")

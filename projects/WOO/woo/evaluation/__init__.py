@@ -1,11 +1,15 @@
-"""AVA frame-mAP evaluation (numpy only; identical to the official ActivityNet evaluator)."""
+"""AVA frame-mAP evaluation (numpy only), identical to the official ActivityNet evaluator
+(protocol "official") or to PySlowFast's (protocol "pyslowfast")."""
 from .ava_io import read_exclusions, read_labelmap
 from .box_csv import AVABoxRows, read_box_csv
 from .detections import predictions_to_rows, write_detections_csv
-from .evaluate import evaluate_csv, evaluate_predictions, evaluate_rows
+from .evaluate import METRIC_NAMES, evaluate_csv, evaluate_predictions, evaluate_rows
+from .frame_map import PROTOCOLS
 
 __all__ = [
     "AVABoxRows",
+    "METRIC_NAMES",
+    "PROTOCOLS",
     "evaluate_csv",
     "evaluate_predictions",
     "evaluate_rows",

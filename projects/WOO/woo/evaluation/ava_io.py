@@ -43,7 +43,7 @@ def read_labelmap(path: str) -> Tuple[List[Dict], Set[int]]:
     """
     categories: List[Dict] = []
     current = None  # (start line, fields) of the open block
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
@@ -102,7 +102,7 @@ def read_exclusions(path: str) -> Set[Tuple[str, int]]:
         ValueError: naming the file and line of a malformed row.
     """
     excluded: Set[Tuple[str, int]] = set()
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for lineno, row in enumerate(csv.reader(f), start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue

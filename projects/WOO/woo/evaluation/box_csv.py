@@ -37,6 +37,8 @@ class AVABoxRows:
     skipped: Dict[int, int]
 
 
+# UTF-8 byte-order mark, which some editors write at the start of a CSV.
+_BOM = b"\xef\xbb\xbf"
 # Zero bytes after each parsed chunk, so short fields can be copied as fixed-width windows.
 _PAD = 64
 # Numbers of at most 15 digits and one dot are parsed from their bytes: the digits form an
@@ -55,7 +57,8 @@ class _Ungrouped(Exception):
 
 
 def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None, chunk_bytes: int = 1 << 20,
-                 select: Optional[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = None) -> AVABoxRows:
+                 select: Optional[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = None,
+                 finite_scores: bool = False) -> AVABoxRows:
     """Read an AVA ground-truth or detection CSV.
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id[, score]`` or
@@ -77,6 +80,8 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None, chu
             the rows a later step needs. Applied while reading when each key
             frame's evaluated rows are contiguous (else to all rows at the
             end), so that only the kept rows are held in memory.
+        finite_scores: a NaN or infinite score of an evaluated row is an error
+            (detection files; the official evaluator would rank NaN first).
 
     Raises:
         ValueError: naming the file and line of a malformed row.
@@ -86,16 +91,16 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None, chu
     key_index: Dict[Tuple[str, int], int] = {}
     try:
         try:
-            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, select)
+            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, select, finite_scores)
         except _Ungrouped:
             keys.clear()
             key_index.clear()
-            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, None)
+            parts = _read_chunks(path, chunk_bytes, keys, key_index, whitelist, None, finite_scores)
     except _Quoted:
         keys.clear()
         key_index.clear()
         with open(path, "rb") as f:
-            parts = [_parse_quoted(path, f, keys, key_index, whitelist)]
+            parts = [_parse_quoted(path, f, keys, key_index, whitelist, finite_scores)]
     if select is not None and (len(parts) != 1 or not parts[0].get("selected")):
         part = _join(parts)
         keep = select(part["key"], part["score"], _nan_box(part["boxes"]))
@@ -112,15 +117,17 @@ def read_box_csv(path: str, class_whitelist: Optional[Iterable[int]] = None, chu
                       line=_cat(parts, "line", np.int64), skipped=dict(sorted(skipped.items())))
 
 
-def _read_chunks(path: str, chunk_bytes: int, keys, key_index, whitelist, select) -> List[Dict]:
+def _read_chunks(path: str, chunk_bytes: int, keys, key_index, whitelist, select, finite_scores) -> List[Dict]:
     """Parse the file chunk by chunk; with ``select``, keep only selected rows of finished key frames."""
     parts: List[Dict] = []
     pending = None  # rows of the key frame that may go on in the next chunk
     finished = np.zeros(0, dtype=bool)  # key frames whose rows have all been seen
     with open(path, "rb") as f:
         first_line, rest = 1, b""
+        data = f.read(max(chunk_bytes, len(_BOM)))
+        if data.startswith(_BOM):
+            data = data[len(_BOM):] or f.read(chunk_bytes)
         while True:
-            data = f.read(chunk_bytes)
             buf = rest + data
             last = not data
             if last:
@@ -129,7 +136,7 @@ def _read_chunks(path: str, chunk_bytes: int, keys, key_index, whitelist, select
                 cut = buf.rfind(b"\n") + 1
                 buf, rest = buf[:cut], buf[cut:]
             if buf:
-                part = _parse_chunk(path, buf, first_line, keys, key_index, whitelist)
+                part = _parse_chunk(path, buf, first_line, keys, key_index, whitelist, finite_scores)
                 first_line += part["num_lines"]
                 if select is not None:
                     if pending is not None:
@@ -139,6 +146,7 @@ def _read_chunks(path: str, chunk_bytes: int, keys, key_index, whitelist, select
                 parts.append(part)
             if last:
                 break
+            data = f.read(chunk_bytes)
     if pending is not None:
         parts.append(_select_finished(pending, finished, select, True)[0])
     if select is not None:
@@ -190,7 +198,7 @@ def _cat(parts: List[Dict], name: str, dtype, empty_shape=(0,)) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(empty_shape, dtype=dtype)
 
 
-def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitelist) -> Dict:
+def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitelist, finite_scores) -> Dict:
     """Parse whole lines: fields are located from the positions of commas and newlines."""
     if b'"' in buf:
         raise _Quoted
@@ -230,6 +238,8 @@ def _parse_chunk(path: str, buf: bytes, first_line: int, keys, key_index, whitel
     score = np.ones(len(rows), dtype=np.float64)
     scored = np.flatnonzero(keep & (ncomma[rows] == 7))
     score[scored] = _parse(path, b, *field(7, scored), np.float64, "score")
+    if finite_scores:
+        _check_finite(path, score, lines, lambda i: _strings(b, *field(7, np.array([i]))[:2])[0])
     return {"line": lines[keep], "key": key[keep], "boxes": boxes[keep], "action": action[keep],
             "score": score[keep], "skipped": action[~keep], "num_lines": len(ends)}
 
@@ -348,9 +358,9 @@ def _key_ids(path: str, fields: np.ndarray, lines: np.ndarray, keys, key_index) 
     return np.array(head_ids, dtype=np.int64)[np.cumsum(heads) - 1]
 
 
-def _parse_quoted(path: str, f, keys, key_index, whitelist) -> Dict:
+def _parse_quoted(path: str, f, keys, key_index, whitelist, finite_scores) -> Dict:
     """Slow path for files with quoted fields: the ``csv`` module splits rows."""
-    reader = csv.reader(io.TextIOWrapper(f, encoding="utf-8", newline=None))
+    reader = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig", newline=None))
     key_fields, key_lines, fields, lines, has_score = [], [], [], [], []
     for row in reader:
         if not row:
@@ -373,8 +383,18 @@ def _parse_quoted(path: str, f, keys, key_index, whitelist) -> Dict:
     score = np.ones(len(lines), dtype=np.float64)
     scored = np.flatnonzero(keep & np.array(has_score, dtype=bool))
     score[scored] = _numbers(path, cols[scored, 5], lines[scored], np.float64, "score")
+    if finite_scores:
+        _check_finite(path, score, lines, lambda i: cols[i, 5])
     return {"line": lines[keep], "key": key[keep], "boxes": boxes[keep].reshape(-1, 4), "action": action[keep],
             "score": score[keep], "skipped": action[~keep]}
+
+
+def _check_finite(path: str, score: np.ndarray, lines: np.ndarray, text: Callable[[int], bytes]) -> None:
+    """A NaN or infinite score is an error naming its line (``text(i)``: the score's text in row ``i``)."""
+    bad = np.flatnonzero(~np.isfinite(score))
+    if len(bad):
+        shown = bytes(text(int(bad[0]))).decode("utf-8", errors="replace")
+        raise ValueError(f"{path}:{lines[bad[0]]}: score {shown!r} is not a finite number")
 
 
 def _numbers(path: str, strings: np.ndarray, lines: np.ndarray, dtype, what: str) -> np.ndarray:
