@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from woo.evaluation import detections, evaluate_csv, evaluate_predictions, read_box_csv, write_detections_csv
-from woo.evaluation.ava_io import read_exclusions, read_labelmap
+from woo.evaluation import (detections, evaluate_csv, evaluate_predictions, read_box_csv, read_exclusions,
+                            read_labelmap, write_detections_csv)
 
 BOX = (0.1, 0.1, 0.5, 0.5)
 PROTOCOLS = ["official", "pyslowfast"]

@@ -4,7 +4,7 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
-from .box_csv import AVABoxRows
+from woo.data.ava_box_csv import AVABoxRows
 
 __all__ = ["predictions_to_rows", "write_detections_csv"]
 

@@ -5,8 +5,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .ava_io import read_exclusions, read_labelmap
-from .box_csv import AVABoxRows, read_box_csv
+from woo.data.ava_annotations import read_exclusions
+from woo.data.ava_box_csv import AVABoxRows, read_box_csv
+from woo.data.ava_label_map import read_labelmap
+
 from .detections import predictions_to_rows
 from .frame_map import CAPACITY, PROTOCOLS, _heap_candidates, frame_map
 
