@@ -305,7 +305,7 @@ def test_evaluator_perfect_detections_and_engine_parity(woo_datasets, tmp_path):
     reference = engine.evaluate()
     assert list(result) == ["frame_mAP"]
     assert result["frame_mAP"]["frame_mAP@0.5"] == pytest.approx(1.0)
-    assert result["frame_mAP"]["frame_mAP@0.5"] == reference["mAP"]
+    assert result["frame_mAP"]["frame_mAP@0.5"] == reference["frame_mAP@0.5"]
     assert {k: v for k, v in result["frame_mAP"].items() if k.startswith("AP-")} == {
         f"AP-{k}": v for k, v in reference["per_class"].items()
     }

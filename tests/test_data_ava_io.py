@@ -1,10 +1,10 @@
-"""AVA CSV readers on small files holding every quirk the readers handle."""
+"""AVA annotation readers on small files holding every quirk the readers handle."""
 import logging
 
 import numpy as np
 import pytest
 
-from woo.data.ava_io import key_frame_index, read_annotations, read_frame_list, read_proposals
+from woo.data.ava_annotations import key_frame_index, read_annotations, read_frame_list
 from woo.data.catalog import AVASplit, get_split, list_splits
 from woo.data.dataset import load_ava_records
 
@@ -32,7 +32,7 @@ vidB,0902,0.2,0.2,0.4,0.4,4
 
 def test_annotations_group_rows_into_multi_hot_boxes(tmp_path, caplog):
     path = _write(tmp_path / "ava_train_v2.2.csv", GT_ROWS)
-    with caplog.at_level(logging.INFO, logger="woo.data.ava_io"):
+    with caplog.at_level(logging.INFO, logger="woo.data.ava_annotations"):
         boxes, stats = read_annotations(path, class_ids={1, 2, 3, 4, 5})
     a902 = boxes[("vidA", 902)]
     assert [b.box for b in a902] == [(0.1, 0.2, 0.3, 0.4), (0.5, 0.5, 0.9, 0.9)]
@@ -58,7 +58,7 @@ def test_annotations_group_rows_into_multi_hot_boxes(tmp_path, caplog):
 @pytest.mark.parametrize(
     "row, message",
     [
-        ("vidA,0902,0.1,0.2,0.3,0.4", "got 6 columns"),
+        ("vidA,0902,0.1,0.2,0.3,0.4", "got 6"),
         ("vidA,09x2,0.1,0.2,0.3,0.4,1,0", "timestamp '09x2'"),
         ("vidA,0902,0.1,zero,0.3,0.4,1,0", "y1 'zero'"),
         ("vidA,0902,0.1,0.2,0.3,0.4,,0", "empty action_id"),
@@ -89,24 +89,6 @@ def test_frame_list_orders_frames_and_rejects_gaps(tmp_path):
     bad = _write(tmp_path / "bad.csv", 'v 0 0 a.jpg ""\nv,0,1,b.jpg\n')
     with pytest.raises(ValueError, match=r"bad\.csv:2: expected"):
         read_frame_list(bad)
-
-
-def test_proposals_keep_best_score_per_box(tmp_path):
-    path = _write(
-        tmp_path / "ava_detection_val_boxes_and_labels.csv",
-        "vidA,0902,0.1,0.2,0.3,0.4,,0.9\n"
-        "vidA,0902,0.1,0.2,0.3,0.4,12,0.95\n"
-        "vidA,0902,0.5,0.5,0.6,0.6,0.3\n"
-        "vidA,0902,0.6,0.5,0.7,0.6,0.05\n"
-        "vidA,0903,0.0,0.0,1.0,1.0,0.5\n",
-    )
-    proposals = read_proposals(path, min_score=0.1)
-    boxes, scores = proposals[("vidA", 902)]
-    np.testing.assert_allclose(boxes, [[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.6, 0.6]])
-    np.testing.assert_allclose(scores, [0.95, 0.3])
-    assert boxes.dtype == np.float32 and set(proposals) == {("vidA", 902), ("vidA", 903)}
-    with pytest.raises(ValueError, match=r":1: score 'high'"):
-        read_proposals(_write(tmp_path / "p.csv", "vidA,0902,0.1,0.2,0.3,0.4,high\n"))
 
 
 def test_key_frame_index_follows_pyslowfast_layout():

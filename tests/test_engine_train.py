@@ -55,7 +55,7 @@ def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):
     out = tmp_path / "run"
     assert train(out) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"frame_mAP@0.5", "per_class", "iteration"}
+    assert set(metrics) == {"frame_mAP@0.5", "frame_mAP@0.5_pyslowfast", "per_class", "iteration"}
     assert metrics["iteration"] == 4  # iterations done, as the log's "iter 4/4"
     assert list(metrics["per_class"]) == ACTIONS
     assert 0.0 <= metrics["frame_mAP@0.5"] <= 1.0

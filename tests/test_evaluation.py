@@ -41,68 +41,68 @@ def test_true_positive_and_class_without_groundtruth(tmp_path, labelmap):
     result = _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 2, 0.8)])
     assert result["per_class"]["stand"] == 1.0
     assert math.isnan(result["per_class"]["sit"])  # no ground truth: NaN, left out of the mean
-    assert result["mAP"] == 1.0
+    assert result["frame_mAP@0.5"] == 1.0
 
 
 def test_cap_of_50_detections_per_key_frame(tmp_path, labelmap):
     higher = [("vid", "0902", *FAR_BOX, 2, 0.9)] * 50
     match = ("vid", "0902", *GT_BOX, 1, 0.5)
-    assert _ap(tmp_path, labelmap, higher + [match])["mAP"] == 0.0  # the match is the 51st
-    assert _ap(tmp_path, labelmap, higher[:49] + [match])["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, higher + [match])["frame_mAP@0.5"] == 0.0  # the match is the 51st
+    assert _ap(tmp_path, labelmap, higher[:49] + [match])["frame_mAP@0.5"] == 1.0
     # Non-evaluated classes do not use up the cap.
-    assert _ap(tmp_path, labelmap, [("vid", "0902", *FAR_BOX, 3, 0.9)] * 60 + [match])["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *FAR_BOX, 3, 0.9)] * 60 + [match])["frame_mAP@0.5"] == 1.0
 
 
 def test_exclusions_drop_groundtruth_and_detections(tmp_path, labelmap):
     gt = [("vid", "0902", *GT_BOX, 1, 0), ("vid", "0903", *GT_BOX, 1, 0)]
     det = [("vid", "0902", *FAR_BOX, 1, 0.9), ("vid", "0903", *GT_BOX, 1, 0.5)]
-    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == 0.25  # P=1/2 at R=1/2
-    assert _ap(tmp_path, labelmap, det, gt, exclusions=[("vid", "902")])["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, det, gt)["frame_mAP@0.5"] == 0.25  # P=1/2 at R=1/2
+    assert _ap(tmp_path, labelmap, det, gt, exclusions=[("vid", "902")])["frame_mAP@0.5"] == 1.0
 
 
 def test_duplicate_groundtruth_rows_are_separate_instances(tmp_path, labelmap):
     gt = [("vid", "0902", *GT_BOX, 1, 0)] * 2
-    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)], gt)["mAP"] == 0.5
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)], gt)["frame_mAP@0.5"] == 0.5
     # Both detections pick the first of the equal ground truths (argmax), so the second is a
     # false positive; the tie in score puts it first (numpy argsort, reversed): AP = 1/2 * 1/2.
-    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)] * 2, gt)["mAP"] == 0.25
+    assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9)] * 2, gt)["frame_mAP@0.5"] == 0.25
     assert _ap(tmp_path, labelmap, [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 1, 0.8)],
-               gt)["mAP"] == 0.5
+               gt)["frame_mAP@0.5"] == 0.5
 
 
 def test_detections_on_frames_without_groundtruth_are_false_positives(tmp_path, labelmap):
     det = [("other", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", *GT_BOX, 1, 0.5)]
-    assert _ap(tmp_path, labelmap, det)["mAP"] == 0.5
+    assert _ap(tmp_path, labelmap, det)["frame_mAP@0.5"] == 0.5
 
 
 def test_unsorted_input(tmp_path, labelmap):
     gt = [("vid", "0903", *GT_BOX, 1, 0), ("vid", "0902", *GT_BOX, 1, 0)]
     det = [("vid", "0903", *GT_BOX, 1, 0.2), ("vid", "0902", *FAR_BOX, 1, 0.5), ("vid", "0902", *GT_BOX, 1, 0.9)]
     # Sorted by score: TP, FP, TP -> AP = 1/2 * 1 + 1/2 * 2/3.
-    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == pytest.approx(0.5 + 1 / 3, abs=1e-15)
+    assert _ap(tmp_path, labelmap, det, gt)["frame_mAP@0.5"] == pytest.approx(0.5 + 1 / 3, abs=1e-15)
 
 
 def test_invalid_boxes_are_dropped_not_false_positives(tmp_path, labelmap):
     flat = ("vid", "0902", 0.5, 0.1, 0.5, 0.5, 1, 0.95)  # x1 == x2
     inverted = ("vid", "0902", 0.5, 0.5, 0.1, 0.1, 1, 0.99)  # x1 > x2, y1 > y2
     match = ("vid", "0902", *GT_BOX, 1, 0.5)
-    assert _ap(tmp_path, labelmap, [flat, inverted, match])["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, [flat, inverted, match])["frame_mAP@0.5"] == 1.0
 
 
 def test_iou_threshold_and_greedy_argmax_matching(tmp_path, labelmap):
     # IoU exactly 0.5 (binary-exact coordinates) is a match; just below is not.
     gt = [("vid", "0902", 0.0, 0.0, 0.5, 0.5, 1, 0)]
-    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.25, 0.5, 1, 0.9)], gt)["mAP"] == 1.0
-    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.2499, 0.5, 1, 0.9)], gt)["mAP"] == 0.0
+    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.25, 0.5, 1, 0.9)], gt)["frame_mAP@0.5"] == 1.0
+    assert _ap(tmp_path, labelmap, [("vid", "0902", 0.0, 0.0, 0.2499, 0.5, 1, 0.9)], gt)["frame_mAP@0.5"] == 0.0
     # The second detection's best ground truth is already taken: false positive, even though
     # its IoU with the other ground truth is >= 0.5.
     gt = [("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0), ("vid", "0902", 0.0, 0.0, 0.4, 0.5, 1, 1)]
     det = [("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0.9), ("vid", "0902", 0.0, 0.0, 0.4, 0.4, 1, 0.8)]
-    assert _ap(tmp_path, labelmap, det, gt)["mAP"] == 0.5
+    assert _ap(tmp_path, labelmap, det, gt)["frame_mAP@0.5"] == 0.5
 
 
 def test_timestamps_compare_as_integers(tmp_path, labelmap):
-    assert _ap(tmp_path, labelmap, [("vid", "902", *GT_BOX, 1, 0.9)])["mAP"] == 1.0
+    assert _ap(tmp_path, labelmap, [("vid", "902", *GT_BOX, 1, 0.9)])["frame_mAP@0.5"] == 1.0
 
 
 def test_malformed_rows_name_file_and_line(tmp_path, labelmap):
@@ -110,7 +110,7 @@ def test_malformed_rows_name_file_and_line(tmp_path, labelmap):
     with pytest.raises(ValueError, match=r"det\.csv:2: expected 2, 7 or 8"):
         evaluate_csv(labelmap, _gt(tmp_path), det)
     det = _csv(tmp_path, "det.csv", [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", 0.1, "x", 0.5, 0.5, 1, 0.3)])
-    with pytest.raises(ValueError, match=r"det\.csv:2: coordinate b'x' is not a number"):
+    with pytest.raises(ValueError, match=r"det\.csv:2: y1 'x' is not a number"):
         evaluate_csv(labelmap, _gt(tmp_path), det)
 
 
@@ -140,8 +140,9 @@ def test_predictions_equal_written_csv(tmp_path, labelmap):
     assert first[:2] == ["vid", "0902"] and first[6] == "1" and len(first[7]) == 8
     from_memory = evaluate_predictions([{**p, "boxes": p["boxes"].round(3)} for p in preds], gt, labelmap)
     from_csv = evaluate_csv(labelmap, gt, det)
-    assert from_memory == from_csv
-    assert 0 < from_csv["mAP"] < 1
+    from_csv_pyslowfast = evaluate_csv(labelmap, gt, det, protocol="pyslowfast")
+    assert from_memory == {**from_csv, **from_csv_pyslowfast}
+    assert 0 < from_csv["frame_mAP@0.5"] < 1
 
 
 def test_cli_prints_and_writes_json(tmp_path, labelmap, capsys):
@@ -149,11 +150,14 @@ def test_cli_prints_and_writes_json(tmp_path, labelmap, capsys):
     out = tmp_path / "out" / "result.json"
     parser = __import__("argparse").ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--labelmap", labelmap, "--groundtruth", _gt(tmp_path), "--detections", det,
-                              "--json", str(out)])
-    assert cli.main(args) == 0
-    assert "frame-mAP@0.5: 1.000000" in capsys.readouterr().out
-    assert json.loads(out.read_text()) == {"mAP": 1.0, "per_class": {"stand": 1.0, "sit": None}}
+    args = ["--labelmap", labelmap, "--groundtruth", _gt(tmp_path), "--detections", det, "--json", str(out)]
+    assert cli.main(parser.parse_args(args)) == 0
+    assert "frame-mAP@0.5 (official protocol): 1.000000" in capsys.readouterr().out
+    assert json.loads(out.read_text()) == {"frame_mAP@0.5": 1.0, "per_class": {"stand": 1.0, "sit": None},
+                                           "protocol": "official", "mAP": 1.0}
+    assert cli.main(parser.parse_args(args + ["--protocol", "pyslowfast"])) == 0
+    assert json.loads(out.read_text()) == {"frame_mAP@0.5_pyslowfast": 1.0, "per_class": {"stand": 1.0, "sit": None},
+                                           "protocol": "pyslowfast", "mAP": 1.0}
 
 
 # Numeric forms of the fast byte parser and of its fallback; each must read as float(text).
@@ -208,10 +212,10 @@ def test_reader_line_endings_blank_lines_and_quotes(tmp_path):
 
 
 def test_bad_numbers_name_their_line(tmp_path):
-    for bad, what in [(("1.2.3", 1, 0.5), "coordinate"), (("0.5", "1.0", 0.5), "action_id"),
-                      (("0.5", 1, "."), "score"), (("", 1, 0.5), "coordinate")]:
+    for bad, what in [(("1.2.3", 1, 0.5), "y2 '1.2.3' is not a number"), (("0.5", "1.0", 0.5), "action_id '1.0'"),
+                      (("0.5", 1, "."), "score '.'"), (("", 1, 0.5), "empty y2")]:
         rows = [("vid", "0902", *GT_BOX, 1, 0.9), ("vid", "0902", 0.1, 0.1, 0.5, *bad)]
-        with pytest.raises(ValueError, match=rf"det\.csv:2: {what} "):
+        with pytest.raises(ValueError, match=rf"det\.csv:2: {what}"):
             read_box_csv(_csv(tmp_path, "det.csv", rows))
 
 
@@ -272,3 +276,17 @@ def test_official_60_class_labelmap_is_the_evaluation_whitelist():
     assert set(range(1, 81)) - ids == {2, 16, 18, 19, 21, 23, 25, 31, 32, 33, 35, 39, 40, 42, 44, 50, 53, 55, 71, 75}
     assert categories[0] == {"id": 1, "name": "bend/bow (at the waist)"}
     assert categories[-1] == {"id": 80, "name": "watch (a person)"}
+
+
+def test_fixed_point_equals_python_formatting():
+    from woo.evaluation.detections import _fixed_point
+
+    edges = [0.9213565, 0.1234565, 0.0000005, 0.0000015, 2.5e-7, 1e-7, 0.5, 0.0, -0.0, -1e-9, -0.5, 9.9999994,
+             9.9999995, 9.9999996, 10.0, 123.4567895, float("nan"), float("inf"), float("-inf"), 1e300]
+    rng = np.random.default_rng(0)
+    # Exact half units before rounding to binary: the cases a float product can round the wrong way.
+    halves = (rng.integers(0, 10**7, 20000) + 0.5) / 10**6
+    for decimals in (3, 6):
+        values = np.concatenate([edges, halves, rng.random(20000), rng.random(2000) * 10])
+        assert _fixed_point(values, decimals).tolist() == [f"{v:.{decimals}f}".encode() for v in values.tolist()]
+    assert _fixed_point(np.array([0.9213565]), 6).tolist() == [b"0.921357"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from woo.data import synthetic
-from woo.data.ava_io import read_annotations, read_exclusions, read_frame_list, read_labelmap
+from woo.data.ava_annotations import read_annotations, read_exclusions, read_frame_list
+from woo.data.ava_label_map import read_labelmap
 from woo.data.catalog import AVASplit
 from woo.data.dataset import load_ava_records
 from woo.data.synthetic import ACTIONS, SyntheticConfig, generate, split_files

@@ -224,10 +224,11 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.WOO.DEEP_SUPERVISION = True
     # Keep actors whose actor score is above this at inference.
     _C.MODEL.WOO.SCORE_THRESH_TEST = 0.7
-    # Keep at least this many top-scoring actors per clip at inference, whatever their score.
-    _C.MODEL.WOO.MIN_DETECTIONS_PER_CLIP = 0
+    # Keep at least this many top-scoring actors per clip at inference, whatever their score
+    # (3 as STMixer; measured in README "Detection scores and key frames without a box").
+    _C.MODEL.WOO.MIN_DETECTIONS_PER_CLIP = 3
     # Score of a (box, action) detection: "action" (action probability alone) or
-    # "actor_x_action" (action probability times actor score).
+    # "actor_x_action" (action probability times actor score; measured better, see README).
     _C.MODEL.WOO.ACTION_SCORE = "actor_x_action"
     # Action loss: "bce" (multi-label, sigmoid; AVA) or "ce" (one label per actor, softmax; JHMDB, UCF).
     _C.MODEL.WOO.ACTION_LOSS = "bce"

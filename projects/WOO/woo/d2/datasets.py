@@ -10,7 +10,7 @@ from typing import List, Optional
 from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
 
 from woo.data.catalog import AVASplit, get_split, list_splits, load_dataset_dicts
-from woo.evaluation.ava_io import read_labelmap
+from woo.data.ava_label_map import read_labelmap
 
 __all__ = ["AVAMetadata", "register_woo_datasets"]
 

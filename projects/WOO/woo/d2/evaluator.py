@@ -38,13 +38,14 @@ class AVAEvaluator(ActionDetectionEvaluator, DatasetEvaluator):
     def evaluate(self) -> "OrderedDict[str, Dict[str, float]]":
         """
         Returns:
-            On the main process ``{"frame_mAP": {"frame_mAP@0.5": mAP, "AP-<class>": AP, ...}}``
-            (fractions in [0, 1], NaN for a class without ground truth); ``{}`` elsewhere.
+            On the main process ``{"frame_mAP": {"frame_mAP@0.5": mAP, "frame_mAP@0.5_pyslowfast":
+            mAP, "AP-<class>": AP, ...}}`` (official protocol unless named; fractions in [0, 1],
+            NaN for a class without ground truth); ``{}`` elsewhere.
         """
         result = super().evaluate()
         if not result:
             return OrderedDict()
-        metrics = {"frame_mAP@0.5": float(result["mAP"])}
+        metrics = {name: float(result[name]) for name in ("frame_mAP@0.5", "frame_mAP@0.5_pyslowfast")}
         # "-" keeps the per-class entries out of detectron2's one-line summary (as COCO's "AP-<class>").
         metrics.update({f"AP-{name}": float(ap) for name, ap in result["per_class"].items()})
         return OrderedDict(frame_mAP=metrics)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from woo.data.ava_io import AVA_VALID_TIMESTAMPS
+from woo.data.ava_annotations import AVA_VALID_TIMESTAMPS
 
 __all__ = ["AVASplit", "datasets_root", "list_splits", "get_split", "check_split_files", "load_dataset_dicts"]
 

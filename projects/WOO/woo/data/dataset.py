@@ -6,7 +6,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from woo.data.ava_io import (
+from woo.data.ava_annotations import (
     AVA_VALID_TIMESTAMPS,
     FIRST_SECOND,
     FPS,
@@ -15,8 +15,8 @@ from woo.data.ava_io import (
     read_annotations,
     read_exclusions,
     read_frame_list,
-    read_labelmap,
 )
+from woo.data.ava_label_map import read_labelmap
 
 __all__ = ["load_ava_records", "records_from_annotations"]
 

@@ -23,7 +23,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from woo.data.ava_io import AVA_VALID_TIMESTAMPS, FPS, key_frame_index
+from woo.data.ava_annotations import AVA_VALID_TIMESTAMPS, FPS, key_frame_index
 
 __all__ = ["ACTIONS", "SyntheticConfig", "generate", "ensure_synthetic", "split_files", "add_arguments", "main"]
 

@@ -79,8 +79,10 @@ class ActionDetectionEvaluator:
         """Gather every process's predictions; on rank 0 score them.
 
         Returns:
-            On rank 0 ``{"mAP": float, "per_class": {name: AP}, "num_key_frames": int}``;
-            ``{}`` on other ranks.
+            On rank 0 the entries of :data:`woo.evaluation.METRIC_NAMES` of both
+            protocols (``{"frame_mAP@0.5": float, "per_class": {name: AP},
+            "frame_mAP@0.5_pyslowfast": float, "per_class_pyslowfast": {...}}``) and
+            ``"num_key_frames"``; ``{}`` on other ranks.
         """
         from woo.data.catalog import get_split
         from woo.evaluation import evaluate_predictions, write_detections_csv
@@ -101,7 +103,9 @@ class ActionDetectionEvaluator:
             os.makedirs(self.output_dir, exist_ok=True)
             csv_path = os.path.join(self.output_dir, "detections.csv")
             write_detections_csv(csv_path, predictions)
-            logger.info(f"Wrote {len(predictions)} key frames of detections to {csv_path}")
+            detected = sum(len(pred["boxes"]) > 0 for pred in predictions)
+            logger.info(f"Evaluated {len(predictions)} key frames, {detected} of them with at least one detection; "
+                        f"wrote their detections to {csv_path}")
         result = evaluate_predictions(
             predictions, split.annotations, split.eval_label_map, split.exclusions
         )

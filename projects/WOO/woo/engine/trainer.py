@@ -35,6 +35,15 @@ from .tube_evaluator import build_action_evaluator
 
 __all__ = ["Trainer", "reduce_loss_dict"]
 
+
+def _summary(result: Dict) -> Dict:
+    """The figures of an evaluator's result that metrics.json holds: every ``frame_mAP@*``
+    (both AVA protocols) and ``video_mAP@*`` (tube evaluation), and the per-class AP, where
+    classes without ground truth (NaN) are null."""
+    summary = {k: float(v) for k, v in result.items() if k.startswith(("frame_mAP@", "video_mAP@"))}
+    summary["per_class"] = {k: nan_to_null(v) for k, v in result["per_class"].items()}
+    return summary
+
 logger = logging.getLogger("woo.engine")
 
 
@@ -299,31 +308,16 @@ class Trainer:
             comm.synchronize()
             return {}
         first = per_dataset[cfg.DATASETS.TEST[0]]
-        metrics = {
-            "frame_mAP@0.5": float(first["mAP"]),
-            # Classes without ground truth have no AP (NaN): null.
-            "per_class": {k: nan_to_null(v) for k, v in first["per_class"].items()},
-            "iteration": int(iteration if iteration is not None else self.iter + 1),
-        }
-        # Tube evaluation adds video-mAP at several thresholds.
-        metrics.update({k: float(v) for k, v in first.items() if k.startswith("video_mAP@")})
+        metrics = {**_summary(first), "iteration": int(iteration if iteration is not None else self.iter + 1)}
         if len(per_dataset) > 1:
-            metrics["datasets"] = {
-                name: {
-                    "frame_mAP@0.5": float(r["mAP"]),
-                    "per_class": {k: nan_to_null(v) for k, v in r["per_class"].items()},
-                }
-                for name, r in per_dataset.items()
-            }
+            metrics["datasets"] = {name: _summary(r) for name, r in per_dataset.items()}
         path = os.path.join(self.output_dir, "metrics.json")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(metrics, f, indent=2, allow_nan=False)
         os.replace(tmp, path)
-        logger.info(
-            f"frame-mAP@0.5 on {cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: "
-            f"{metrics['frame_mAP@0.5']:.4f}"
-        )
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith(("frame_mAP@", "video_mAP@")))
+        logger.info(f"{cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: {figures}")
         for cls_name, ap in metrics["per_class"].items():
             logger.info(f"  AP {cls_name}: {ap:.4f}" if ap is not None else f"  AP {cls_name}: no ground truth")
         comm.synchronize()

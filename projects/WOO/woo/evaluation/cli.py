@@ -1,4 +1,4 @@
-"""``woo ava-eval``: frame-mAP@0.5 of an AVA detection CSV, as the official evaluator computes it."""
+"""``woo ava-eval``: frame-mAP@0.5 of an AVA detection CSV, under the official or PySlowFast's protocol."""
 import argparse
 import json
 import logging
@@ -7,7 +7,8 @@ import os
 
 from woo.utils.json_values import nan_to_null as _finite
 
-from .evaluate import evaluate_csv
+from .evaluate import METRIC_NAMES, evaluate_csv
+from .frame_map import PROTOCOLS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,19 +16,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groundtruth", required=True, help="ground-truth CSV")
     parser.add_argument("--detections", required=True, help="detection CSV")
     parser.add_argument("--exclusions", default=None, help="optional CSV of excluded video_id,timestamp")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="official",
+                        help="official: ActivityNet's evaluator (top 50 detections per key frame); "
+                             "pyslowfast: PySlowFast's (every row, in file order)")
     parser.add_argument("--json", default=None, metavar="OUT",
-                        help='write {"mAP": float, "per_class": {name: AP}} here (null for classes without ground truth)')
+                        help='write {"frame_mAP@0.5" (official) or "frame_mAP@0.5_pyslowfast": float, '
+                             '"per_class": {name: AP}, "protocol": str, "mAP": float (deprecated alias)} '
+                             "here (null for classes without ground truth)")
 
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = evaluate_csv(args.labelmap, args.groundtruth, args.detections, args.exclusions)
-    width = max(len(name) for name in result["per_class"])
-    for name, ap in result["per_class"].items():
+    result = evaluate_csv(args.labelmap, args.groundtruth, args.detections, args.exclusions, protocol=args.protocol)
+    mean_name, per_class_name = METRIC_NAMES[args.protocol]
+    per_class = result[per_class_name]
+    width = max(len(name) for name in per_class)
+    for name, ap in per_class.items():
         print(f"{name:<{width}}  {'no ground truth' if math.isnan(ap) else f'{ap:.4f}'}")
-    print(f"frame-mAP@0.5: {result['mAP']:.6f}")
+    print(f"frame-mAP@0.5 ({args.protocol} protocol): {result[mean_name]:.6f}")
     if args.json:
-        out = {"mAP": _finite(result["mAP"]), "per_class": {k: _finite(v) for k, v in result["per_class"].items()}}
+        out = {
+            mean_name: _finite(result[mean_name]),
+            "per_class": {k: _finite(v) for k, v in per_class.items()},
+            "protocol": args.protocol,
+            # Deprecated alias of the figure above (its name before 0.1.1), kept for one release.
+            "mAP": _finite(result[mean_name]),
+        }
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

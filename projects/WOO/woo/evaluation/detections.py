@@ -4,7 +4,7 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
-from .box_csv import AVABoxRows
+from woo.data.ava_box_csv import AVABoxRows
 
 __all__ = ["predictions_to_rows", "write_detections_csv"]
 
@@ -76,23 +76,34 @@ def write_detections_csv(path: str, predictions: Sequence[Dict], coord_decimals:
 
     Rows are ``video_id,timestamp,x1,y1,x2,y2,action_id,score`` with the
     timestamp as 4 digits, action id ``j + 1`` for score column ``j``. The file
-    is written atomically (temporary file, then rename).
+    is written atomically (temporary file, then rename); on any failure the
+    temporary file is removed.
 
     Args:
         path: output CSV.
         predictions: as in :func:`predictions_to_rows`.
         coord_decimals: decimals of the normalized coordinates.
         score_decimals: decimals of the scores.
+
+    Raises:
+        OSError: naming ``path`` and the reason (e.g. "No space left on device").
     """
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        for i, pred in enumerate(predictions):
-            boxes, scores = _check(i, pred)
-            prefix = f"{pred['video_id']},{int(pred['timestamp']):04d},"
-            for lo in range(0, len(boxes), _BLOCK_BOXES):
-                f.write(_format_block(prefix, boxes[lo:lo + _BLOCK_BOXES], scores[lo:lo + _BLOCK_BOXES],
-                                      coord_decimals, score_decimals))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            for i, pred in enumerate(predictions):
+                boxes, scores = _check(i, pred)
+                prefix = f"{pred['video_id']},{int(pred['timestamp']):04d},"
+                for lo in range(0, len(boxes), _BLOCK_BOXES):
+                    f.write(_format_block(prefix, boxes[lo:lo + _BLOCK_BOXES], scores[lo:lo + _BLOCK_BOXES],
+                                          coord_decimals, score_decimals))
+        os.replace(tmp, path)
+    except BaseException as error:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
+        raise
 
 
 def _format_block(prefix: str, boxes: np.ndarray, scores: np.ndarray, coord_decimals: int,
@@ -122,11 +133,21 @@ def _as_grid(text: np.ndarray) -> np.ndarray:
 
 
 def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
-    """``f"{v:.{decimals}f}"`` as an ``S`` array; vectorized for values in [0, 10)."""
+    """``f"{v:.{decimals}f}"`` as an ``S`` array, exactly; vectorized for values in [0, 10).
+
+    ``rint(v * 10**decimals)`` can round the other way than Python's exact
+    decimal rounding only when the product lies within its rounding error of a
+    half unit (0.9213565 -> ``0.921357``); such values, negatives (``-0.0``
+    keeps its sign), non-finite values and values from 10 on go through
+    Python's formatting.
+    """
     scale = 10 ** decimals
     with np.errstate(invalid="ignore"):
-        units = np.rint(values * scale)
-        simple = (units >= 0) & (units < 10 * scale)
+        scaled = values * scale
+        units = np.rint(scaled)
+        # The product's error is below 2**-20 of a unit for v < 10 and decimals <= 9.
+        near_half = np.abs(np.abs(scaled - units) - 0.5) < 2.0 ** -20
+        simple = ~np.signbit(values) & (units < 10 * scale) & ~near_half & (decimals <= 9)
     units = np.where(simple, units, 0).astype(np.int64)
     digits = units[:, None] // (10 ** np.arange(decimals, -1, -1)) % 10  # integer digit, then decimals
     grid = np.empty((len(values), decimals + 2), dtype=np.uint8)

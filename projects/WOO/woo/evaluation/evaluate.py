@@ -3,38 +3,63 @@ import functools
 import logging
 from typing import Dict, Optional, Sequence
 
-from .ava_io import read_exclusions, read_labelmap
-from .box_csv import AVABoxRows, read_box_csv
-from .detections import predictions_to_rows
-from .frame_map import CAPACITY, _heap_candidates, frame_map
+import numpy as np
 
-__all__ = ["evaluate_csv", "evaluate_predictions", "evaluate_rows"]
+from woo.data.ava_annotations import read_exclusions
+from woo.data.ava_box_csv import AVABoxRows, read_box_csv
+from woo.data.ava_label_map import read_labelmap
+
+from .detections import predictions_to_rows
+from .frame_map import CAPACITY, PROTOCOLS, _heap_candidates, frame_map
+
+__all__ = ["METRIC_NAMES", "evaluate_csv", "evaluate_predictions", "evaluate_rows"]
 
 logger = logging.getLogger(__name__)
 
+# Result keys of each protocol: (mean AP, per-class AP).
+METRIC_NAMES = {
+    "official": ("frame_mAP@0.5", "per_class"),
+    "pyslowfast": ("frame_mAP@0.5_pyslowfast", "per_class_pyslowfast"),
+}
+# Lines named in a warning about bad rows.
+_LINES_SHOWN = 5
 
-def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: Optional[str] = None) -> Dict:
-    """Frame-mAP@0.5 of an AVA detection CSV, as the official ActivityNet evaluator computes it.
+
+def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: Optional[str] = None,
+                 protocol: str = "official") -> Dict:
+    """Frame-mAP@0.5 of an AVA detection CSV under one protocol.
 
     Args:
         labelmap: ``.pbtxt`` of the evaluated classes.
         groundtruth: ground-truth CSV.
         detections: detection CSV (``video_id, timestamp, x1, y1, x2, y2, action_id, score``).
         exclusions: optional CSV of excluded ``video_id, timestamp``.
+        protocol: "official" (ActivityNet, top 50 detections per key frame) or
+            "pyslowfast" (every row, in file order); see :mod:`.frame_map`.
 
     Returns:
-        ``{"mAP": float, "per_class": {name: AP}}``; classes without ground
-        truth have AP NaN and do not enter the mean.
+        The protocol's entries of :data:`METRIC_NAMES`, e.g. ``{"frame_mAP@0.5":
+        float, "per_class": {name: AP}}``; classes without ground truth have AP
+        NaN and do not enter the mean.
+
+    Raises:
+        ValueError: naming file and line of a malformed row or a non-finite
+            score, or naming a ground-truth file without evaluated boxes.
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     categories, class_ids = read_labelmap(labelmap)
-    # Only rows that can change a key frame's capped heap are kept while reading.
-    rows = read_box_csv(detections, class_ids, select=functools.partial(_heap_candidates, capacity=CAPACITY))
-    return evaluate_rows(rows, groundtruth, categories, class_ids, exclusions, source=detections)
+    # Under the official protocol only rows that can change a key frame's capped heap are kept
+    # while reading; PySlowFast's needs every row.
+    select = functools.partial(_heap_candidates, capacity=CAPACITY) if protocol == "official" else None
+    rows = read_box_csv(detections, class_ids, select=select, finite_scores=True)
+    return evaluate_rows(rows, groundtruth, categories, class_ids, exclusions, source=detections,
+                         protocols=(protocol,))
 
 
 def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labelmap: str,
-                         exclusions: Optional[str] = None) -> Dict:
-    """Frame-mAP@0.5 of in-memory predictions.
+                         exclusions: Optional[str] = None, protocols: Sequence[str] = PROTOCOLS) -> Dict:
+    """Frame-mAP@0.5 of in-memory predictions, under both protocols by default.
 
     The result equals :func:`evaluate_csv` on the file
     :func:`~woo.evaluation.write_detections_csv` would write, had it kept every
@@ -45,28 +70,87 @@ def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labe
             normalized x1y1x2y2, "scores": (N, C) action scores, column j =
             action id j + 1}]``.
         groundtruth_csv, labelmap, exclusions: as in :func:`evaluate_csv`.
+        protocols: the protocols to compute.
 
     Returns:
-        As :func:`evaluate_csv`.
+        The entries of :data:`METRIC_NAMES` of each protocol.
     """
     categories, class_ids = read_labelmap(labelmap)
     rows = predictions_to_rows(predictions, class_ids)
-    return evaluate_rows(rows, groundtruth_csv, categories, class_ids, exclusions, source="predictions")
+    bad = np.flatnonzero(~np.isfinite(rows.score))
+    if len(bad):
+        raise ValueError(f"predictions: {len(bad)} action scores are not finite (NaN or infinite), the first "
+                         f"of key frame {rows.keys[rows.key[bad[0]]]}")
+    return evaluate_rows(rows, groundtruth_csv, categories, class_ids, exclusions, source="predictions",
+                         protocols=protocols)
 
 
 def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_ids,
-                  exclusions: Optional[str] = None, source: str = "detections") -> Dict:
-    """Frame-mAP@0.5 of detection rows against a ground-truth CSV; logs what was left out."""
+                  exclusions: Optional[str] = None, source: str = "detections",
+                  protocols: Sequence[str] = PROTOCOLS) -> Dict:
+    """Frame-mAP@0.5 of detection rows against a ground-truth CSV; logs what was left out.
+
+    Returns:
+        The entries of :data:`METRIC_NAMES` of each protocol in ``protocols``.
+    """
     gt = read_box_csv(groundtruth, class_ids)
+    if len(gt.key) == 0:
+        raise ValueError(f"{groundtruth}: no ground-truth box of a class in the label map "
+                         f"({sum(gt.skipped.values())} rows of other classes); nothing to evaluate")
     excluded = read_exclusions(exclusions) if exclusions else set()
+    _report_exclusions(exclusions, excluded, gt)
+    _report_box_problems(groundtruth, gt, "ground-truth", degenerate=False)
+    _report_box_problems(source, detections, "detection", degenerate=True)
     if detections.skipped:
-        logger.warning("%s: %d detection rows with action ids outside the label map are not evaluated "
-                       "(rows per id: %s)", source, sum(detections.skipped.values()), detections.skipped)
+        # Expected on AVA: models predict 80 classes, the label map evaluates 60.
+        logger.info("%s: %d detection rows of %d action ids outside the label map are not evaluated", source,
+                    sum(detections.skipped.values()), len(detections.skipped))
     if gt.skipped:
         logger.info("%s: %d ground-truth rows of classes outside the label map are not evaluated",
                     groundtruth, sum(gt.skipped.values()))
-    result = frame_map(gt, detections, categories, excluded, groundtruth_name=groundtruth)
-    if result["num_unmatched_frames"]:
+    if len(detections.key) == 0:
+        logger.warning("%s: no detection of a class in the label map; frame-mAP is 0.0", source)
+    result = {}
+    for protocol in protocols:
+        scored = frame_map(gt, detections, categories, excluded, groundtruth_name=groundtruth, protocol=protocol)
+        mean_name, per_class_name = METRIC_NAMES[protocol]
+        result[mean_name], result[per_class_name] = scored["mAP"], scored["per_class"]
+    if len(detections.key) and scored["num_unmatched_frames"]:
         logger.warning("%s: %d key frames with detections have no ground truth; their detections count as "
-                       "false positives", source, result["num_unmatched_frames"])
-    return {"mAP": result["mAP"], "per_class": result["per_class"]}
+                       "false positives", source, scored["num_unmatched_frames"])
+    return result
+
+
+def _report_exclusions(path: Optional[str], excluded, gt: AVABoxRows) -> None:
+    """Warn about exclusions naming videos the ground truth does not have (a file of another split?)."""
+    videos = {video for video, _ in gt.keys}
+    absent = sorted({video for video, _ in excluded} - videos)
+    if absent:
+        rows = sum(video in absent for video, _ in excluded)
+        logger.warning("%s: %d excluded key frames of %d videos absent from the ground truth (e.g. %r); "
+                       "they exclude nothing", path, rows, len(absent), absent[0])
+
+
+def _report_box_problems(path: str, rows: AVABoxRows, what: str, degenerate: bool) -> None:
+    """Count and name the rows whose boxes the official evaluator takes without a word.
+
+    Args:
+        degenerate: also report boxes with ``x1 >= x2`` or ``y1 >= y2`` (detections,
+            which the evaluators drop; a ground-truth box with ``x1 > x2`` is an error
+            when a detection meets it).
+    """
+    x1, y1, x2, y2 = rows.boxes.T
+    with np.errstate(invalid="ignore"):
+        problems = {
+            "have coordinates outside 0..1 (pixels instead of normalized coordinates?)":
+                ((rows.boxes < 0) | (rows.boxes > 1)).any(axis=1),
+        }
+        if degenerate:
+            problems["have x1 >= x2 or y1 >= y2 (not scored, as in the official evaluator)"] = \
+                ~((x1 < x2) & (y1 < y2))
+    for why, mask in problems.items():
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            lines = ", ".join(str(line) for line in rows.line[bad[:_LINES_SHOWN]].tolist())
+            more = ", ..." if len(bad) > _LINES_SHOWN else ""
+            logger.warning("%s: %d %s rows %s: lines %s%s", path, len(bad), what, why, lines, more)

@@ -1,8 +1,13 @@
-"""Frame-mAP of AVA action detections, numerically identical to the official
-ActivityNet evaluator (``get_ava_performance.py`` of March 2019, the version with
-exclusions and the 50-detections cap).
+"""Frame-mAP of AVA action detections under two protocols, each numerically
+identical to its reference:
 
-Rules it reproduces, including how ties are broken:
+* ``"official"``: the ActivityNet evaluator (``get_ava_performance.py`` of March
+  2019, the version with exclusions and the 50-detections cap);
+* ``"pyslowfast"``: PySlowFast's ``ava_eval_helper.py``, used by WOO's
+  successors (EVAD, STMixer): the same matching and AP, but every row of a key
+  frame is kept, in file order, for ground truth and detections alike.
+
+Rules of the official protocol, including how ties are broken:
 
 * per key frame, detections pass through a min-heap of capacity 50 holding
   ``(score, action_id, y1, x1, y2, x2)`` tuples (replacement only on a strictly
@@ -23,6 +28,11 @@ Rows that cannot change a key frame's heap are left out first (see
 where it can change the result: a score tie at the cap boundary, two selected
 detections of one class with equal scores, or a NaN score. Elsewhere a
 vectorized top-50 is identical.
+
+The PySlowFast protocol skips the heap: each key frame's ground truth and
+detections are matched in the order of their rows in the file; detections with
+``x1 >= x2`` or ``y1 >= y2`` are dropped, per-class arrays are concatenated in
+the order frames first appear and AP is computed as above.
 """
 import heapq
 import logging
@@ -30,19 +40,22 @@ from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 
-from .box_csv import AVABoxRows
+from woo.data.ava_box_csv import AVABoxRows
 
-__all__ = ["frame_map", "average_precision"]
+__all__ = ["PROTOCOLS", "frame_map", "average_precision"]
 
 logger = logging.getLogger(__name__)
 
 # Detections kept per key frame by the official evaluator.
 CAPACITY = 50
+# The evaluation protocols: the official ActivityNet evaluator and PySlowFast's.
+PROTOCOLS = ("official", "pyslowfast")
 
 
 def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Sequence[Dict],
               excluded_keys: Set[Tuple[str, int]] = frozenset(), capacity: int = CAPACITY,
-              iou_threshold: float = 0.5, groundtruth_name: str = "ground truth") -> Dict:
+              iou_threshold: float = 0.5, groundtruth_name: str = "ground truth",
+              protocol: str = "official") -> Dict:
     """Frame-mAP at an IoU threshold.
 
     Args:
@@ -50,9 +63,10 @@ def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Seque
         detections: detection rows in file order (already restricted likewise).
         categories: ``[{"id", "name"}]`` of the label map.
         excluded_keys: ``(video_id, timestamp)`` key frames left out entirely.
-        capacity: detections kept per key frame, across classes.
+        capacity: detections kept per key frame, across classes (official protocol).
         iou_threshold: minimum IoU of a true positive.
         groundtruth_name: file name used in error messages.
+        protocol: one of :data:`PROTOCOLS`.
 
     Returns:
         ``{"mAP": float, "per_class": {name: AP}}`` (NaN for classes without
@@ -65,11 +79,17 @@ def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Seque
             ``x1 > x2`` or ``y1 > y2`` that a detection is compared with (the
             official code fails there too).
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if min(cat["id"] for cat in categories) < 1:
         raise ValueError("class ids must be >= 1")
     num_classes = max(cat["id"] for cat in categories)
-    gt_key, gt_action, gt_boxes, gt_lines = _official_groundtruth(groundtruth, excluded_keys)
-    det_key, det_action, det_score, det_boxes = _official_detections(detections, excluded_keys, capacity)
+    if protocol == "official":
+        gt_key, gt_action, gt_boxes, gt_lines = _official_groundtruth(groundtruth, excluded_keys)
+        det_key, det_action, det_score, det_boxes = _official_detections(detections, excluded_keys, capacity)
+    else:
+        gt_key, gt_action, gt_boxes, gt_lines = _file_order_groundtruth(groundtruth, excluded_keys)
+        det_key, det_action, det_score, det_boxes = _file_order_detections(detections, excluded_keys)
 
     # Detections and ground truth meet in the ground truth's key numbering; -1 = none.
     gt_index = {key: i for i, key in enumerate(groundtruth.keys)}
@@ -166,6 +186,42 @@ def _official_groundtruth(rows: AVABoxRows, excluded_keys):
             np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(lines, dtype=np.int64))
 
 
+def _file_order_groundtruth(rows: AVABoxRows, excluded_keys):
+    """Ground truth as PySlowFast keeps it: every row, in file order.
+
+    Returns key, action_id, boxes ``(M, 4)`` as ``y1, x1, y2, x2``, and line.
+    """
+    index = np.flatnonzero(_not_excluded(rows, excluded_keys))
+    return rows.key[index], rows.action_id[index], _yxyx(rows.boxes[index]), rows.line[index]
+
+
+def _file_order_detections(rows: AVABoxRows, excluded_keys):
+    """Detections as PySlowFast keeps them: every row with a valid box, sorted by (class, frame order, row).
+
+    Returns key, action_id, score and boxes ``(D, 4)`` as ``y1, x1, y2, x2``.
+    """
+    index = np.flatnonzero(_not_excluded(rows, excluded_keys))
+    boxes = _yxyx(rows.boxes[index])
+    index = index[(boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])]
+    code = rows.action_id[index] * (len(rows.keys) + 1) + _frame_order(rows)[rows.key[index]]
+    index = index[np.argsort(code, kind="stable")]
+    return rows.key[index], rows.action_id[index], rows.score[index], _yxyx(rows.boxes[index])
+
+
+def _yxyx(boxes: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` ``x1, y1, x2, y2`` as ``y1, x1, y2, x2``."""
+    return boxes[:, [1, 0, 3, 2]].reshape(-1, 4)
+
+
+def _frame_order(rows: AVABoxRows) -> np.ndarray:
+    """``(K,)`` rank of each key frame in the order its first row appears (the order of the official dicts)."""
+    heads = np.flatnonzero(np.r_[True, rows.key[1:] != rows.key[:-1]]) if len(rows.key) else rows.key
+    first_keys, first_heads = np.unique(rows.key[heads], return_index=True)
+    order = np.zeros(len(rows.keys), dtype=np.int64)
+    order[first_keys[np.argsort(heads[first_heads])]] = np.arange(len(first_keys))
+    return order
+
+
 def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     """Detections after the cap and the box check, sorted by (class, frame order, rank).
 
@@ -227,13 +283,8 @@ def _official_detections(rows: AVABoxRows, excluded_keys, capacity: int):
     score, boxes = np.concatenate(out_score), np.concatenate(out_boxes)
 
     valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-    # Frames are visited in the order their first evaluated row appears in the file (the first
-    # row of a key is the first row of one of its runs of equal keys).
-    heads = np.flatnonzero(np.r_[True, rows.key[1:] != rows.key[:-1]])
-    first_keys, first_heads = np.unique(rows.key[heads], return_index=True)
-    first_rows = heads[first_heads]
-    frame_order = np.zeros(num_keys, dtype=np.int64)
-    frame_order[first_keys[np.argsort(first_rows)]] = np.arange(len(first_keys))
+    # Frames are visited in the order their first evaluated row appears in the file.
+    frame_order = _frame_order(rows)
     final = np.flatnonzero(valid)
     # Sort by (class, frame order, rank) through one exact integer code (all parts are small).
     code = (action[final] * (num_keys + 1) + frame_order[key[final]]) * (capacity + 1) + rank[final]

@@ -1,4 +1,4 @@
-"""Readers for AVA label maps and exclusion files (stdlib only).
+"""Reader of AVA label maps (stdlib only).
 
 Both label-map dialects are accepted:
 
@@ -17,11 +17,10 @@ Both label-map dialects are accepted:
         id: 1
       }
 """
-import csv
 import re
 from typing import Dict, List, Set, Tuple
 
-__all__ = ["read_labelmap", "read_exclusions"]
+__all__ = ["read_labelmap"]
 
 _BLOCK_START = re.compile(r"^\s*(label|item)\s*\{\s*$")
 _FIELD = re.compile(r'^\s*(\w+)\s*:\s*(.+?)\s*$')
@@ -43,7 +42,7 @@ def read_labelmap(path: str) -> Tuple[List[Dict], Set[int]]:
     """
     categories: List[Dict] = []
     current = None  # (start line, fields) of the open block
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
@@ -89,28 +88,3 @@ def _category_from_fields(path: str, start: int, fields: Dict) -> Dict:
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = name[1:-1]
     return {"id": class_id, "name": name}
-
-
-def read_exclusions(path: str) -> Set[Tuple[str, int]]:
-    """Read an AVA excluded-timestamps CSV (``video_id,timestamp`` rows).
-
-    Returns:
-        The excluded key frames as ``(video_id, timestamp)`` with an integer
-        timestamp in seconds.
-
-    Raises:
-        ValueError: naming the file and line of a malformed row.
-    """
-    excluded: Set[Tuple[str, int]] = set()
-    with open(path, newline="", encoding="utf-8") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != 2:
-                raise ValueError(f"{path}:{lineno}: expected 'video_id,timestamp', got {row}")
-            try:
-                timestamp = int(row[1])
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: timestamp {row[1]!r} is not an integer") from None
-            excluded.add((row[0].strip(), timestamp))
-    return excluded
