@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from woo.data.build import build_test_loader, build_train_loader
+from woo.inference.optimize import optimize_for_inference
 from woo.utils import comm
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
@@ -237,6 +238,8 @@ class Trainer:
         if not cfg.DATASETS.TEST:
             return {}
         rng = get_rng_state()
+        # A prepared copy (BN folded, channels-last): self.model goes on training untouched.
+        model = optimize_for_inference(self.model, cfg)
         per_dataset = {}
         for name in cfg.DATASETS.TEST:
             out_dir = os.path.join(self.output_dir, "inference")
@@ -246,7 +249,7 @@ class Trainer:
                 name, out_dir if comm.is_main_process() else "", action_score=cfg.MODEL.WOO.ACTION_SCORE
             )
             per_dataset[name] = inference_on_dataset(
-                self.model, self.build_test_loader(name), evaluator,
+                model, self.build_test_loader(name), evaluator,
                 precision=cfg.MODEL.INFERENCE.PRECISION,
             )
         set_rng_state(rng)
