@@ -15,6 +15,8 @@ SUBCOMMANDS = {
     "synth": ("woo.data.synthetic", "write the synthetic AVA-format dataset"),
     "ava-eval": ("woo.evaluation.cli", "frame-mAP of an AVA detection CSV"),
     "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
+    "latency": ("woo.inference.latency", "milliseconds per key frame, beside the two-stage pipeline"),
+    "export": ("woo.inference.export", "export a model to ONNX or TorchScript"),
 }
 
 
