@@ -22,7 +22,10 @@ setup(
         "pyyaml",
         "tqdm",
         "tensorboard",
+        # torch.onnx.export (woo export --format onnx) needs it at run time.
+        "onnx>=1.14",
     ],
-    extras_require={"dev": ["pytest>=7", "pytest-timeout"]},
+    # onnxruntime: tests run the exported ONNX graph.
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},
 )
