@@ -103,7 +103,7 @@ def table(timings: dict) -> list:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=AVA_CONFIGS)
+    parser.add_argument("--configs", nargs="*", default=AVA_CONFIGS, help="none: accuracy only")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"))
     parser.add_argument("--batch", type=int, default=1)

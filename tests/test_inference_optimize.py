@@ -98,16 +98,20 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
     torch.testing.assert_close(net(x), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_bf16_runs_on_cpu_and_keys_switch_modes_off():
+def test_bf16_weights_stored_in_bf16_give_what_autocast_gives_and_keys_switch_modes_off():
     cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.FOLD_BN", False,
                        "MODEL.INFERENCE.CHANNELS_LAST", False, "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
-    model = _model_with_nontrivial_bn(cfg)
+    model = _model_with_nontrivial_bn(cfg).eval()
+    clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 255
+    ref = _run(model, clip, precision="bf16")  # autocast casting fp32 weights on the fly
     prepared = optimize_for_inference(model, cfg, inplace=True)
     assert prepared is model and not model.training
-    assert any(isinstance(m, nn.BatchNorm3d) for m in model.modules())
-    out = _run(model, torch.rand(3, 4, 64, 96) * 255, precision="bf16")
+    assert any(isinstance(m, nn.BatchNorm3d) for m in model.modules())  # FOLD_BN False
+    assert all(m.weight.dtype == torch.bfloat16 for m in model.modules() if isinstance(m, nn.Linear))
+    out = _run(model, clip, precision="bf16")
     assert out["actions"].dtype == torch.float32 and out["actions"].shape == (4, 6)
-    assert torch.isfinite(out["boxes"]).all()
+    for key in ("boxes", "scores", "actions"):
+        assert torch.equal(out[key], ref[key])
 
 
 def test_fp16_on_cpu_is_refused_naming_the_key():

@@ -192,9 +192,10 @@ def measure_two_stage(cfg, *, height: int, width: int, batch: int = 1, num_boxes
     inf = cfg.MODEL.INFERENCE
     torch.manual_seed(0)
     pipeline = TwoStagePipeline(**TwoStagePipeline.from_config(
-        cfg, image_size=(height, width), num_boxes=num_boxes)).to(device).eval()
+        cfg, image_size=(height, width), num_boxes=num_boxes)).eval()
     clips = _example_clips(cfg, height, width, batch, device)
-    split_flops = _two_stage_gflops(pipeline, clips[0].cpu()) if flops and device.type == "cpu" else None
+    split_flops = _two_stage_gflops(pipeline, clips[0].cpu()) if flops else None  # on the CPU
+    pipeline.to(device)
     for p in pipeline.parameters():
         p.requires_grad_(False)
     if inf.FOLD_BN:

@@ -23,7 +23,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 from torchvision.ops import FrozenBatchNorm2d
 
 __all__ = ["PRECISIONS", "autocast_context", "optimize_for_inference", "fold_batch_norms",
-           "to_channels_last"]
+           "to_channels_last", "cast_autocast_weights"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -164,11 +164,33 @@ def to_channels_last(model: nn.Module, input_modules: Sequence[nn.Module]) -> nn
     return model
 
 
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cast_autocast_weights(model: nn.Module, precision: str) -> nn.Module:
+    """Store the weights and biases of linear and convolution layers in the autocast dtype
+    of ``precision``, in place: autocast casts them to that dtype on every call anyway,
+    so results are the same and the per-call copies are saved. The model must then
+    run under :func:`autocast_context` with the same precision.
+
+    Returns:
+        ``model``.
+    """
+    dtype = _AUTOCAST_DTYPES.get(precision)
+    if dtype is None:
+        return model
+    for module in model.modules():
+        if isinstance(module, (nn.Linear,) + _CONVS):
+            module.to(dtype)
+    return model
+
+
 def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> nn.Module:
     """Prepare a model for inference as ``cfg.MODEL.INFERENCE`` says; returns the model to call.
 
     In eval mode: BatchNorm folded into the preceding convolutions
     (``FOLD_BN``), channels-last conv weights and input clip (``CHANNELS_LAST``),
+    linear and conv weights stored in the autocast dtype of a bf16/fp16 ``PRECISION``,
     ``torch.compile`` (``COMPILE``). Call the result under
     ``torch.inference_mode()`` and :func:`autocast_context`.
 
@@ -196,6 +218,7 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
         logger.debug("optimize_for_inference: folded %d BatchNorms", num)
     if inf.CHANNELS_LAST:
         to_channels_last(model, [getattr(model, "backbone", model)])
+    cast_autocast_weights(model, inf.PRECISION)
     if inf.COMPILE:
         model = torch.compile(model)
     return model
