@@ -76,11 +76,12 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
             super().__init__()
             self.conv_a, self.bn_a = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
             self.conv_b, self.bn_b = nn.Conv2d(4, 4, 1, bias=False), FrozenBatchNorm2d(4)
+            self.conv_c, self.bn_c = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
 
         def forward(self, x):
             y = self.conv_a(x)
-            z = self.conv_b(self.bn_a(y) + y)  # conv_a's output has two readers
-            return self.bn_b(z)
+            z = self.bn_b(self.conv_b(self.bn_a(y) + y))  # conv_a's output has two readers
+            return self.bn_c(self.conv_c(z)) + self.conv_c(z)  # conv_c is shared
 
     net = Net()
     with pytest.raises(ValueError, match="eval mode"):
@@ -88,6 +89,7 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
     net.eval()
     with torch.no_grad():
         net.bn_a.running_var.fill_(2.0)
+        net.bn_c.running_mean.fill_(1.0)
         net.bn_b.weight.fill_(3.0)
         net.bn_b.bias.fill_(0.5)
         net.bn_b.running_mean.fill_(0.25)
@@ -95,6 +97,7 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
     ref = net(x)
     assert fold_batch_norms(net) == 1  # only conv_b + FrozenBatchNorm2d
     assert isinstance(net.bn_a, nn.BatchNorm2d) and isinstance(net.bn_b, nn.Identity)
+    assert isinstance(net.bn_c, nn.BatchNorm2d)
     torch.testing.assert_close(net(x), ref, rtol=1e-5, atol=1e-5)
 
 

@@ -93,9 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-file", required=True, help="WOO YAML config")
     parser.add_argument("--format", required=True, choices=FORMATS, help="graph format")
     parser.add_argument("--output", required=True, help="file to write (.onnx or .pt)")
-    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                        help="clip height and width the graph takes (default: INPUT.MIN_SIZE_TEST "
-                             "by INPUT.MAX_SIZE_TEST)")
+    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"),
+                        help="clip height and width the graph takes (default 256 455: AVA's 16:9, "
+                             "short side 256)")
     parser.add_argument("opts", nargs=argparse.REMAINDER,
                         help="config overrides: KEY VALUE ... (MODEL.WEIGHTS for trained weights)")
 
@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
-    height, width = args.input_size or (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+    height, width = args.input_size
     module = build_exportable(cfg, args.format)
     clip = torch.zeros(1, 3, cfg.INPUT.NUM_FRAMES, height, width)
     export_model(module, clip, args.format, args.output)

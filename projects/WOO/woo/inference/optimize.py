@@ -13,6 +13,7 @@ destroy the running statistics and the BN parameters that training updates.
 """
 import copy
 import logging
+from collections import Counter
 from contextlib import nullcontext
 from typing import ContextManager, List, Sequence, Tuple
 
@@ -63,20 +64,24 @@ def _has_batch_norm(module: nn.Module) -> bool:
 
 def _conv_bn_pairs(module: nn.Module) -> List[Tuple[str, str]]:
     """(conv name, bn name) pairs of ``module`` where the BN's only input is the conv's
-    output and nothing else reads that output, found by tracing ``module`` with torch.fx.
+    output, nothing else reads that output and neither module is called elsewhere,
+    found by tracing ``module`` with torch.fx.
 
     Raises whatever torch.fx raises when ``module.forward`` cannot be traced
     symbolically (Python control flow on tensors or on a list input).
     """
     graph = _BatchNormLeafTracer().trace(module)
     named = dict(module.named_modules())
+    calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
     pairs = []
     for node in graph.nodes:
         if node.op != "call_module" or not isinstance(named.get(node.target), _BATCH_NORMS):
             continue
         source = node.args[0]
         if (isinstance(source, torch.fx.Node) and source.op == "call_module"
-                and isinstance(named.get(source.target), _CONVS) and len(source.users) == 1):
+                and isinstance(named.get(source.target), _CONVS) and len(source.users) == 1
+                # a module called at two places is shared: folding would change the other call
+                and calls[source.target] == 1 and calls[node.target] == 1):
             pairs.append((source.target, node.target))
     return pairs
 
