@@ -35,15 +35,17 @@ MODES = {
     "fp32": (["MODEL.INFERENCE.PRECISION", "fp32"], False),
     "bf16": (["MODEL.INFERENCE.PRECISION", "bf16"], True),
 }
+# The statistic compared: the best call, least slowed by other jobs on a shared machine.
+BEST = "ms_per_key_frame_min"
 # A mode that moves synthetic frame-mAP by more than this is not a default.
 MAP_TOLERANCE = 0.01
 
 
-def time_config(config: str, mode: str, args) -> dict:
+def time_config(config: str, mode: str, args, flops: bool) -> dict:
     opts, two_stage = MODES[mode]
     ns = argparse.Namespace(config_file=config, input_size=args.input_size, batch=args.batch,
                             threads=args.threads, two_stage=two_stage, num_boxes=args.num_boxes,
-                            warmup=args.warmup, iters=args.iters, no_flops=False, json="",
+                            warmup=args.warmup, iters=args.iters, no_flops=not flops, json="",
                             opts=opts + ["MODEL.DEVICE", args.device])
     return run_latency(ns)
 
@@ -69,24 +71,25 @@ def tiny_weights(path: str, device: str) -> str:
 
 
 def summarize(timings: dict) -> list:
-    """The issue's targets per config, from the measured timings."""
+    """The issue's targets per config, from the best call of each pipeline (the one
+    least slowed by other jobs on a shared machine)."""
     lines = []
     for config, modes in timings.items():
         plain, shipped, bf16 = (modes.get(m) for m in ("fp32-plain", "fp32", "bf16"))
         name = os.path.basename(config)
         if plain and shipped:
-            ratio = shipped["woo"]["ms_per_key_frame"] / plain["two_stage"]["ms_per_key_frame"]
+            ratio = shipped["woo"][BEST] / plain["two_stage"][BEST]
             lines.append(f"{name}: WOO fp32 as shipped / two-stage as shipped = {ratio:.2f} (target <= 0.6)")
         if plain and bf16:
-            speedup = plain["woo"]["ms_per_key_frame"] / bf16["woo"]["ms_per_key_frame"]
+            speedup = plain["woo"][BEST] / bf16["woo"][BEST]
             lines.append(f"{name}: WOO plain fp32 / WOO bf16 = {speedup:.2f}x (target >= 3)")
-            lines.append(f"{name}: WOO bf16 / two-stage bf16 = {bf16['ratio_woo_to_two_stage']:.2f} "
+            lines.append(f"{name}: WOO bf16 / two-stage bf16 = {bf16['ratio_woo_to_two_stage_min']:.2f} "
                          "(target <= 0.7)")
     return lines
 
 
 def table(timings: dict) -> list:
-    """A markdown table: one row per config and mode."""
+    """A markdown table, one row per config and mode: best call (median in brackets)."""
     rows = ["| config | mode | WOO ms | two-stage ms | WOO / two-stage | WOO GFLOPs | two-stage GFLOPs "
             "| WOO split: backbone / FPN / actor / action / other ms |", "|---|---|---|---|---|---|---|---|"]
     for config, modes in timings.items():
@@ -94,8 +97,9 @@ def table(timings: dict) -> list:
             woo, two = r["woo"], r.get("two_stage")
             split = " / ".join(f"{v:.0f}" for v in woo["split_ms"].values())
             rows.append(
-                f"| {os.path.basename(config)[:-5]} | {mode} | {woo['ms_per_key_frame']:.0f} | "
-                + (f"{two['ms_per_key_frame']:.0f} | {r['ratio_woo_to_two_stage']:.2f} | " if two else "- | - | ")
+                f"| {os.path.basename(config)[:-5]} | {mode} | {woo[BEST]:.0f} ({woo['ms_per_key_frame']:.0f}) | "
+                + (f"{two[BEST]:.0f} ({two['ms_per_key_frame']:.0f}) | {r['ratio_woo_to_two_stage_min']:.2f} | "
+                   if two else "- | - | ")
                 + f"{woo['gflops']:.1f} | " + (f"{two['gflops']:.1f}" if two and two["gflops"] else "-")
                 + f" | {split} |")
     return rows
@@ -124,10 +128,17 @@ def main() -> int:
     for config in args.configs:
         result["timings"][config] = {}
         for mode in args.modes:
-            r = time_config(config, mode, args)
+            first = mode == args.modes[0]
+            r = time_config(config, mode, args, flops=first)
+            if first:
+                gflops = {k: {key: r[k][key] for key in ("gflops", "split_gflops") if key in r[k]}
+                          for k in ("woo", "two_stage") if k in r}
+            for k, counted in gflops.items():  # GFLOPs do not depend on the mode
+                if k in r:
+                    r[k].update(counted)
             result["timings"][config][mode] = r
-            two = f", two-stage {r['two_stage']['ms_per_key_frame']:.0f} ms" if "two_stage" in r else ""
-            print(f"{config} {mode}: WOO {r['woo']['ms_per_key_frame']:.0f} ms{two}", flush=True)
+            two = f", two-stage {r['two_stage'][BEST]:.0f} ms" if "two_stage" in r else ""
+            print(f"{config} {mode}: best call WOO {r['woo'][BEST]:.0f} ms{two}", flush=True)
     if not args.skip_accuracy:
         weights = tiny_weights(args.tiny_weights, args.device)
         for mode in args.modes:

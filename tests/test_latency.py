@@ -32,6 +32,7 @@ def test_latency_command_reports_woo_and_two_stage(tmp_path, capsys):
     assert two["gflops"] == pytest.approx(sum(two["split_gflops"].values()))
     assert result["ratio_woo_to_two_stage"] == pytest.approx(
         woo["ms_per_key_frame"] / two["ms_per_key_frame"])
+    assert woo["ms_per_key_frame_min"] == pytest.approx(1000 * min(woo["calls_s"]))
     printed = capsys.readouterr().out
     assert "| WOO |" in printed and "two-stage (K=5)" in printed and "backbone" in printed
 

@@ -19,6 +19,7 @@ from woo.d2 import (
     get_cfg,
 )
 from woo.d2.solver import build_lr_scheduler, build_optimizer
+from woo.inference.optimize import autocast_context, optimize_for_inference
 
 
 class Trainer(DefaultTrainer):
@@ -47,6 +48,14 @@ class Trainer(DefaultTrainer):
             if len(cfg.DATASETS.TEST) > 1:
                 output_folder = os.path.join(output_folder, dataset_name)
         return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        # As every WOO inference path: MODEL.INFERENCE modes, on a copy of the trained model.
+        prepared = optimize_for_inference(model, cfg)
+        device_type = next(prepared.parameters()).device.type
+        with autocast_context(cfg.MODEL.INFERENCE.PRECISION, device_type):
+            return super().test(cfg, prepared, evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

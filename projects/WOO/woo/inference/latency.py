@@ -10,7 +10,7 @@ Models are randomly initialized: weights do not change the time.
 import argparse
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ from woo.utils.json_io import write_json
 
 from .optimize import autocast_context, fold_batch_norms, optimize_for_inference, to_channels_last
 
-__all__ = ["add_arguments", "main", "time_calls", "measure_woo", "measure_two_stage", "WOO_PARTS"]
+__all__ = ["add_arguments", "main", "run", "measure", "prepare_woo", "prepare_two_stage", "WOO_PARTS"]
 
 # WOO's top-level modules, timed separately; the rest (normalization, padding, the
 # final thresholding) is "other".
@@ -38,21 +38,6 @@ _GPU_PEAK_TFLOPS = {
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def time_calls(fn: Callable[[], object], *, device: torch.device, warmup: int,
-               iters: int) -> List[float]:
-    """Seconds of each of ``iters`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    _synchronize(device)
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _time_parts(parts: Dict[str, nn.Module], call: Callable[[], object],
@@ -104,21 +89,16 @@ def _peak_share(gflops: Optional[float], seconds: float, precision: str,
     return None
 
 
-def _summary(times: List[float], batch: int) -> Dict[str, float]:
-    return {"ms_per_key_frame": 1000 * statistics.median(times) / batch,
-            "ms_per_key_frame_min": 1000 * min(times) / batch,
-            "calls_s": times}
+class _Subject(NamedTuple):
+    """A pipeline ready to time: ``call()`` runs it once on the prepared input."""
+
+    call: Callable[[], object]
+    parts: Dict[str, nn.Module]  # timed separately by forward hooks
+    info: Dict  # reported as is (GFLOPs)
 
 
-def measure_woo(cfg, *, height: int, width: int, batch: int = 1, warmup: int = 1,
-                iters: int = 3, flops: bool = True) -> Dict:
-    """Time WOO prepared as ``cfg.MODEL.INFERENCE`` says, on ``batch`` clips per call.
-
-    Returns:
-        {"ms_per_key_frame" (median), "ms_per_key_frame_min", "calls_s", "split_ms"
-        (per part, one call, per key frame), "gflops" (per clip, fvcore), and on
-        CUDA "peak_memory_mib" and "peak_flops_share"}.
-    """
+def prepare_woo(cfg, *, height: int, width: int, batch: int, flops: bool) -> _Subject:
+    """WOO prepared as every inference path prepares it, on ``batch`` random clips."""
     from woo.modeling import build_model
     from woo.modeling.flops import count_flops
 
@@ -134,20 +114,10 @@ def measure_woo(cfg, *, height: int, width: int, batch: int = 1, warmup: int = 1
         with torch.inference_mode(), autocast_context(precision, device.type):
             return model(inputs)
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = time_calls(call, device=device, warmup=warmup, iters=iters)
-    result = _summary(times, batch)
     # The split needs module hooks, which a compiled graph does not run.
     plain = getattr(model, "_orig_mod", model)
-    parts = _time_parts({label: getattr(plain, name) for name, label in WOO_PARTS.items()}, call, device)
-    result["split_ms"] = {k: v / batch for k, v in parts.items()}
-    result["gflops"] = gflops
-    if device.type == "cuda":
-        result["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
-        result["peak_flops_share"] = _peak_share(gflops, result["ms_per_key_frame"] / 1000,
-                                                 precision, device)
-    return result
+    parts = {label: getattr(plain, name) for name, label in WOO_PARTS.items()}
+    return _Subject(call, parts, {"gflops": gflops})
 
 
 class _DetectorToTensors(nn.Module):
@@ -178,14 +148,11 @@ def _two_stage_gflops(pipeline: nn.Module, clip: torch.Tensor) -> Dict[str, floa
         return {"detector": detector.total() / 1e9, "action model": action.total() / 1e9}
 
 
-def measure_two_stage(cfg, *, height: int, width: int, batch: int = 1, num_boxes: int = 5,
-                      warmup: int = 1, iters: int = 3, flops: bool = True) -> Dict:
-    """Time the two-stage pipeline with WOO's ``cfg.MODEL.INFERENCE`` treatment
-    (precision, BN folding, channels-last; not torch.compile).
-
-    Returns:
-        as :func:`measure_woo`, with "split_ms" {"detector", "action model"}.
-    """
+def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
+                      num_boxes: int) -> _Subject:
+    """The two-stage pipeline with WOO's ``cfg.MODEL.INFERENCE`` treatment (precision,
+    BN folding, channels-last, weights in the autocast dtype; not torch.compile)."""
+    from .optimize import cast_autocast_weights
     from .two_stage import TwoStagePipeline
 
     device = torch.device(cfg.MODEL.DEVICE)
@@ -202,25 +169,58 @@ def measure_two_stage(cfg, *, height: int, width: int, batch: int = 1, num_boxes
         fold_batch_norms(pipeline)
     if inf.CHANNELS_LAST:
         to_channels_last(pipeline, pipeline.input_modules)
+    cast_autocast_weights(pipeline, inf.PRECISION)
 
     def call():
         with torch.inference_mode(), autocast_context(inf.PRECISION, device.type):
             return pipeline(clips)
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = time_calls(call, device=device, warmup=warmup, iters=iters)
-    result = _summary(times, batch)
-    parts = _time_parts({"detector": pipeline.detector, "action model": pipeline.action_model},
-                        call, device)
-    result["split_ms"] = {k: v / batch for k, v in parts.items()}
-    result["split_gflops"] = split_flops
-    result["gflops"] = sum(split_flops.values()) if split_flops else None
-    if device.type == "cuda":
-        result["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
-        result["peak_flops_share"] = _peak_share(result["gflops"], result["ms_per_key_frame"] / 1000,
-                                                 inf.PRECISION, device)
-    return result
+    parts = {"detector": pipeline.detector, "action model": pipeline.action_model}
+    info = {"gflops": sum(split_flops.values()) if split_flops else None,
+            "split_gflops": split_flops, "num_boxes": num_boxes}
+    return _Subject(call, parts, info)
+
+
+def measure(subjects: Dict[str, _Subject], *, device: torch.device, precision: str, batch: int,
+            warmup: int, iters: int) -> Dict[str, Dict]:
+    """Time the subjects side by side: each round calls every subject once, so a change
+    in the machine's load (other jobs on a shared CPU) falls on all of them alike.
+
+    Returns:
+        per subject {"ms_per_key_frame" (median), "ms_per_key_frame_min", "calls_s",
+        "split_ms" (one more call, per key frame), its info, and on CUDA
+        "peak_memory_mib" and "peak_flops_share"}.
+    """
+    for _ in range(warmup):
+        for subject in subjects.values():
+            subject.call()
+    times = {name: [] for name in subjects}
+    peak = {name: 0 for name in subjects}
+    for _ in range(iters):
+        for name, subject in subjects.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            _synchronize(device)
+            start = time.perf_counter()
+            subject.call()
+            _synchronize(device)
+            times[name].append(time.perf_counter() - start)
+            if device.type == "cuda":
+                peak[name] = max(peak[name], torch.cuda.max_memory_allocated(device))
+    results = {}
+    for name, subject in subjects.items():
+        r = {"ms_per_key_frame": 1000 * statistics.median(times[name]) / batch,
+             "ms_per_key_frame_min": 1000 * min(times[name]) / batch,
+             "calls_s": times[name]}
+        parts = _time_parts(subject.parts, subject.call, device)
+        r["split_ms"] = {k: v / batch for k, v in parts.items()}
+        r.update(subject.info)
+        if device.type == "cuda":
+            r["peak_memory_mib"] = peak[name] / 2 ** 20
+            r["peak_flops_share"] = _peak_share(r["gflops"], r["ms_per_key_frame"] / 1000,
+                                                precision, device)
+        results[name] = r
+    return results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -262,21 +262,23 @@ def run(args: argparse.Namespace) -> Dict:
     cfg.MODEL.VIDEO_RESNET.PRETRAINED = ""  # weights do not change the time
     cfg.freeze()
     height, width = args.input_size
-    common = dict(height=height, width=width, batch=args.batch, warmup=args.warmup,
-                  iters=args.iters, flops=not args.no_flops)
+    common = dict(height=height, width=width, batch=args.batch, flops=not args.no_flops)
     inf = cfg.MODEL.INFERENCE
+    subjects = {"woo": prepare_woo(cfg, **common)}
+    if args.two_stage:
+        subjects["two_stage"] = prepare_two_stage(cfg, num_boxes=args.num_boxes, **common)
     result = {
         "config": args.config_file, "input_size": [height, width], "num_frames": cfg.INPUT.NUM_FRAMES,
         "batch": args.batch, "device": cfg.MODEL.DEVICE, "threads": torch.get_num_threads(),
         "precision": inf.PRECISION, "fold_bn": inf.FOLD_BN, "channels_last": inf.CHANNELS_LAST,
         "compile": inf.COMPILE, "torch": torch.__version__,
-        "woo": measure_woo(cfg, **common),
     }
+    result.update(measure(subjects, device=torch.device(cfg.MODEL.DEVICE), precision=inf.PRECISION,
+                          batch=args.batch, warmup=args.warmup, iters=args.iters))
     if args.two_stage:
-        result["two_stage"] = measure_two_stage(cfg, num_boxes=args.num_boxes, **common)
-        result["two_stage"]["num_boxes"] = args.num_boxes
-        result["ratio_woo_to_two_stage"] = (result["woo"]["ms_per_key_frame"]
-                                            / result["two_stage"]["ms_per_key_frame"])
+        for stat in ("ms_per_key_frame", "ms_per_key_frame_min"):
+            result["ratio_woo_to_two_stage" + stat[len("ms_per_key_frame"):]] = (
+                result["woo"][stat] / result["two_stage"][stat])
     return result
 
 
@@ -287,18 +289,19 @@ def format_result(result: Dict) -> str:
             f"{result['channels_last']}, compile {result['compile']}")
     lines = [f"{result['config']}: {result['num_frames']}x{h}x{w}, batch {result['batch']}, "
              f"{result['device']} ({result['threads']} threads), {mode}",
-             f"| pipeline | ms per key frame | GFLOPs |", "|---|---|---|"]
+             "| pipeline | ms per key frame (median) | best of the calls | GFLOPs |", "|---|---|---|---|"]
     rows = [("WOO", result["woo"])]
     if "two_stage" in result:
         rows.append((f"two-stage (K={result['two_stage']['num_boxes']})", result["two_stage"]))
     for name, r in rows:
         gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
-        lines.append(f"| {name} | {r['ms_per_key_frame']:.1f} | {gflops} |")
+        lines.append(f"| {name} | {r['ms_per_key_frame']:.1f} | {r['ms_per_key_frame_min']:.1f} | {gflops} |")
     if "two_stage" in result:
         flop_ratio = ""
         if result["woo"]["gflops"] and result["two_stage"]["gflops"]:
             flop_ratio = f" (GFLOPs {result['woo']['gflops'] / result['two_stage']['gflops']:.2f})"
-        lines.append(f"WOO / two-stage time: {result['ratio_woo_to_two_stage']:.2f}{flop_ratio}")
+        lines.append(f"WOO / two-stage time: {result['ratio_woo_to_two_stage']:.2f} (best of the calls "
+                     f"{result['ratio_woo_to_two_stage_min']:.2f}){flop_ratio}")
     for name, r in rows:
         lines.append(f"{name} split (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in r["split_ms"].items()))
         if "peak_memory_mib" in r:
