@@ -21,7 +21,8 @@ import tempfile
 
 import torch
 
-from woo.inference.latency import run as run_latency
+from woo.config import get_cfg
+from woo.inference.latency import measure, prepare_two_stage, prepare_woo
 from woo.utils.json_io import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,13 +42,44 @@ BEST = "ms_per_key_frame_min"
 MAP_TOLERANCE = 0.01
 
 
-def time_config(config: str, mode: str, args, flops: bool) -> dict:
-    opts, two_stage = MODES[mode]
-    ns = argparse.Namespace(config_file=config, input_size=args.input_size, batch=args.batch,
-                            threads=args.threads, two_stage=two_stage, num_boxes=args.num_boxes,
-                            warmup=args.warmup, iters=args.iters, no_flops=not flops, json="",
-                            opts=opts + ["MODEL.DEVICE", args.device])
-    return run_latency(ns)
+def time_config(config: str, args) -> dict:
+    """Every mode of ``config`` built in this process and timed in alternating rounds
+    (one call of each pipeline per round), so the modes share the machine's load alike.
+
+    Returns:
+        {mode: {"woo": ..., "two_stage": ... (modes that time it), "ratio_woo_to_two_stage",
+        "ratio_woo_to_two_stage_min"}}.
+    """
+    height, width = args.input_size
+    subjects = {}
+    for i, mode in enumerate(args.modes):
+        cfg = get_cfg()
+        cfg.merge_from_file(config)
+        cfg.merge_from_list(MODES[mode][0] + ["MODEL.DEVICE", args.device,
+                                              "MODEL.VIDEO_RESNET.PRETRAINED", ""])
+        cfg.freeze()
+        # GFLOPs do not depend on the mode: counted once.
+        common = dict(height=height, width=width, batch=args.batch, flops=i == 0)
+        subjects[("woo", mode)] = prepare_woo(cfg, **common)
+        if MODES[mode][1]:
+            subjects[("two_stage", mode)] = prepare_two_stage(cfg, num_boxes=args.num_boxes, **common)
+    measured = measure(subjects, device=torch.device(args.device), batch=args.batch,
+                       warmup=args.warmup, iters=args.iters)
+    first = {}
+    for (kind, mode), r in measured.items():
+        first.setdefault(kind, r)
+        for key in ("gflops", "split_gflops"):
+            if key in r and r[key] is None:
+                r[key] = first[kind][key]
+    result = {}
+    for mode in args.modes:
+        r = {kind: measured[(kind, m)] for kind, m in measured if m == mode}
+        if "two_stage" in r:
+            for stat in ("ms_per_key_frame", "ms_per_key_frame_min"):
+                r["ratio_woo_to_two_stage" + stat[len("ms_per_key_frame"):]] = (
+                    r["woo"][stat] / r["two_stage"][stat])
+        result[mode] = r
+    return result
 
 
 def frame_map(weights: str, mode: str, device: str) -> float:
@@ -121,22 +153,17 @@ def main() -> int:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/latency.json")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     result = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpu_count": os.cpu_count(), "torch": torch.__version__},
+                          "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__, "input_size": list(args.input_size),
+                          "iters": args.iters, "warmup": args.warmup},
               "timings": {}, "frame_map": {}}
     for config in args.configs:
-        result["timings"][config] = {}
-        for mode in args.modes:
-            first = mode == args.modes[0]
-            r = time_config(config, mode, args, flops=first)
-            if first:
-                gflops = {k: {key: r[k][key] for key in ("gflops", "split_gflops") if key in r[k]}
-                          for k in ("woo", "two_stage") if k in r}
-            for k, counted in gflops.items():  # GFLOPs do not depend on the mode
-                if k in r:
-                    r[k].update(counted)
-            result["timings"][config][mode] = r
+        result["timings"][config] = time_config(config, args)
+        for mode, r in result["timings"][config].items():
             two = f", two-stage {r['two_stage'][BEST]:.0f} ms" if "two_stage" in r else ""
             print(f"{config} {mode}: best call WOO {r['woo'][BEST]:.0f} ms{two}", flush=True)
     if not args.skip_accuracy:

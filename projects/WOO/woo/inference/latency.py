@@ -117,7 +117,7 @@ def prepare_woo(cfg, *, height: int, width: int, batch: int, flops: bool) -> _Su
     # The split needs module hooks, which a compiled graph does not run.
     plain = getattr(model, "_orig_mod", model)
     parts = {label: getattr(plain, name) for name, label in WOO_PARTS.items()}
-    return _Subject(call, parts, {"gflops": gflops})
+    return _Subject(call, parts, {"gflops": gflops, "precision": precision})
 
 
 class _DetectorToTensors(nn.Module):
@@ -177,11 +177,11 @@ def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
 
     parts = {"detector": pipeline.detector, "action model": pipeline.action_model}
     info = {"gflops": sum(split_flops.values()) if split_flops else None,
-            "split_gflops": split_flops, "num_boxes": num_boxes}
+            "split_gflops": split_flops, "num_boxes": num_boxes, "precision": inf.PRECISION}
     return _Subject(call, parts, info)
 
 
-def measure(subjects: Dict[str, _Subject], *, device: torch.device, precision: str, batch: int,
+def measure(subjects: Dict[str, _Subject], *, device: torch.device, batch: int,
             warmup: int, iters: int) -> Dict[str, Dict]:
     """Time the subjects side by side: each round calls every subject once, so a change
     in the machine's load (other jobs on a shared CPU) falls on all of them alike.
@@ -218,7 +218,7 @@ def measure(subjects: Dict[str, _Subject], *, device: torch.device, precision: s
         if device.type == "cuda":
             r["peak_memory_mib"] = peak[name] / 2 ** 20
             r["peak_flops_share"] = _peak_share(r["gflops"], r["ms_per_key_frame"] / 1000,
-                                                precision, device)
+                                                r["precision"], device)
         results[name] = r
     return results
 
@@ -273,8 +273,8 @@ def run(args: argparse.Namespace) -> Dict:
         "precision": inf.PRECISION, "fold_bn": inf.FOLD_BN, "channels_last": inf.CHANNELS_LAST,
         "compile": inf.COMPILE, "torch": torch.__version__,
     }
-    result.update(measure(subjects, device=torch.device(cfg.MODEL.DEVICE), precision=inf.PRECISION,
-                          batch=args.batch, warmup=args.warmup, iters=args.iters))
+    result.update(measure(subjects, device=torch.device(cfg.MODEL.DEVICE), batch=args.batch,
+                          warmup=args.warmup, iters=args.iters))
     if args.two_stage:
         for stat in ("ms_per_key_frame", "ms_per_key_frame_min"):
             result["ratio_woo_to_two_stage" + stat[len("ms_per_key_frame"):]] = (
