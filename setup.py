@@ -24,7 +24,11 @@ setup(
         "tensorboard",
         "av",
         "matplotlib",
+        # torch.onnx.export (woo export --format onnx) needs it at run time.
+        "onnx>=1.14",
     ],
-    extras_require={"dev": ["pytest>=7", "pytest-timeout", "av", "imageio-ffmpeg"]},
+    # onnxruntime: tests run the exported ONNX graph; imageio-ffmpeg: its ffmpeg binary
+    # extracts frames in the AVA-layout test, as datasets/README.md documents.
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16", "imageio-ffmpeg"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},
 )

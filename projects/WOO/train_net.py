@@ -21,6 +21,7 @@ from woo.d2 import (
 from woo.d2.tube_evaluator import TubeEvaluator
 from woo.engine.optim import build_lr_scheduler, build_optimizer
 from woo.engine.output_dir import inference_dir
+from woo.inference.optimize import autocast_context, optimize_for_inference
 
 
 class Trainer(DefaultTrainer):
@@ -49,6 +50,14 @@ class Trainer(DefaultTrainer):
         if MetadataCatalog.get(dataset_name).evaluator_type == "tube":  # JHMDB-21 / UCF101-24 layout
             return TubeEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE, cfg.TEST.DETECTIONS_PER_IMAGE)
         return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        # As every WOO inference path: MODEL.INFERENCE modes, on a copy of the trained model.
+        prepared = optimize_for_inference(model, cfg)
+        device_type = next(prepared.parameters()).device.type
+        with autocast_context(cfg.MODEL.INFERENCE.PRECISION, device_type):
+            return super().test(cfg, prepared, evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

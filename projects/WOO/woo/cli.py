@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "tube-eval": ("woo.evaluation.tube_cli", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
     "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
     "demo": ("woo.inference.demo", "run a trained model on a video: annotated video, tracks, timeline"),
+    "latency": ("woo.inference.latency", "milliseconds per key frame, beside the two-stage pipeline"),
+    "export": ("woo.inference.export", "export a model to ONNX or TorchScript"),
 }
 
 

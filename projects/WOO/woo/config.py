@@ -238,6 +238,11 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.INFERENCE.PRECISION = "fp32"
     # Compile the model with torch.compile for inference.
     _C.MODEL.INFERENCE.COMPILE = False
+    # Inference modes of the "speed" work (woo.inference.optimize), applied to a copy of the model.
+    # Fold each BatchNorm into the convolution before it (exact up to float rounding).
+    _C.MODEL.INFERENCE.FOLD_BN = True
+    # Channels-last 3-D memory format for 3-D conv weights and the input clip.
+    _C.MODEL.INFERENCE.CHANNELS_LAST = True
 
     # Frames sampled per clip for the fastest pathway (SlowOnly: T; SlowFast: T * ALPHA).
     _C.INPUT.NUM_FRAMES = 32

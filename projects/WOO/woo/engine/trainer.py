@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from woo.data.build import build_test_loader, build_train_loader
+from woo.inference.optimize import optimize_for_inference
 from woo.utils import comm
 from woo.utils.json_values import nan_to_null
 
@@ -294,13 +295,15 @@ class Trainer:
         if not cfg.DATASETS.TEST:
             return {}
         rng = get_rng_state()
+        # A prepared copy (BN folded, channels-last): self.model goes on training untouched.
+        model = optimize_for_inference(self.model, cfg)
         per_dataset = {}
         for name in cfg.DATASETS.TEST:
             out_dir = inference_dir(self.output_dir, name, len(cfg.DATASETS.TEST))
             # AVA-layout splits: ActionDetectionEvaluator; JHMDB / UCF layout: TubeDetectionEvaluator.
             evaluator = build_action_evaluator(cfg, name, out_dir if comm.is_main_process() else "")
             per_dataset[name] = inference_on_dataset(
-                self.model, self.build_test_loader(name), evaluator,
+                model, self.build_test_loader(name), evaluator,
                 precision=cfg.MODEL.INFERENCE.PRECISION,
             )
         set_rng_state(rng)

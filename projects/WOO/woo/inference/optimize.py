@@ -1,18 +1,45 @@
 """Inference modes of ``MODEL.INFERENCE``: arithmetic precision and model preparation.
 
 Every inference entry point (``woo train --eval-only``, periodic evaluation,
-the video predictor, ``woo demo``) prepares its model with
-:func:`optimize_for_inference` and runs it under :func:`autocast_context`.
+the video predictor, ``woo demo``, ``woo latency``, ``woo export``) prepares
+its model with :func:`optimize_for_inference` and runs it under
+``torch.inference_mode()`` and :func:`autocast_context`.
+
+Ownership: :func:`optimize_for_inference` never changes the model it is given
+unless the caller says it owns it (``inplace=True``). By default it prepares a
+deep copy, so periodic evaluation during training can call it on the model
+being trained: folding BatchNorm into the convolutions would otherwise
+destroy the running statistics and the BN parameters that training updates.
 """
+import copy
+import logging
+from collections import Counter
 from contextlib import nullcontext
-from typing import ContextManager
+from typing import ContextManager, List, Sequence, Tuple
 
 import torch
+import torch.fx
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+from torchvision.ops import FrozenBatchNorm2d
 
-__all__ = ["PRECISIONS", "autocast_context", "optimize_for_inference"]
+__all__ = ["PRECISIONS", "autocast_context", "optimize_for_inference", "fold_batch_norms",
+           "to_channels_last", "cast_autocast_weights"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+logger = logging.getLogger(__name__)
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# torchvision's detectors freeze their BN as FrozenBatchNorm2d: the same affine map.
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, FrozenBatchNorm2d)
+
+
+class _BatchNormLeafTracer(torch.fx.Tracer):
+    """Keeps FrozenBatchNorm2d (outside torch.nn) as one call_module node."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, FrozenBatchNorm2d) or super().is_leaf_module(m, module_qualified_name)
 
 
 def autocast_context(precision: str, device_type: str) -> ContextManager:
@@ -31,14 +58,172 @@ def autocast_context(precision: str, device_type: str) -> ContextManager:
     return torch.autocast(device_type, dtype=dtype)
 
 
-def optimize_for_inference(model: nn.Module, cfg) -> nn.Module:
+def _has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, _BATCH_NORMS) for m in module.modules())
+
+
+def _conv_bn_pairs(module: nn.Module) -> List[Tuple[str, str]]:
+    """(conv name, bn name) pairs of ``module`` where the BN's only input is the conv's
+    output, nothing else reads that output and neither module is called elsewhere,
+    found by tracing ``module`` with torch.fx.
+
+    Raises whatever torch.fx raises when ``module.forward`` cannot be traced
+    symbolically (Python control flow on tensors or on a list input).
+    """
+    graph = _BatchNormLeafTracer().trace(module)
+    named = dict(module.named_modules())
+    calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
+    pairs = []
+    for node in graph.nodes:
+        if node.op != "call_module" or not isinstance(named.get(node.target), _BATCH_NORMS):
+            continue
+        source = node.args[0]
+        if (isinstance(source, torch.fx.Node) and source.op == "call_module"
+                and isinstance(named.get(source.target), _CONVS) and len(source.users) == 1
+                # a module called at two places is shared: folding would change the other call
+                and calls[source.target] == 1 and calls[node.target] == 1):
+            pairs.append((source.target, node.target))
+    return pairs
+
+
+def fold_batch_norms(module: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm that directly follows a convolution into that
+    convolution, in place: the conv gets the folded weight and bias, the BN
+    becomes ``nn.Identity``. Exact up to float rounding.
+
+    Pairs are found from the data flow, not from names: the largest submodules
+    whose ``forward`` torch.fx can trace are traced (a module it cannot trace,
+    such as WOO itself with its list-of-dicts input, is searched child by child).
+
+    Args:
+        module: a model in eval mode; it is modified.
+
+    Returns:
+        the number of BatchNorms folded.
+
+    Raises:
+        ValueError: ``module`` is in training mode.
+    """
+    if module.training:
+        raise ValueError("fold_batch_norms needs a model in eval mode (BN running statistics)")
+    folded = 0
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        if not _has_batch_norm(current) or isinstance(current, _BATCH_NORMS):
+            continue
+        try:
+            pairs = _conv_bn_pairs(current)
+        except Exception as e:  # noqa: BLE001 (untraceable forward: search the children instead)
+            logger.debug("fold_batch_norms: %s not traceable (%s); searching its children",
+                         type(current).__name__, e)
+            stack.extend(current.children())
+            continue
+        for conv_name, bn_name in pairs:
+            current.set_submodule(conv_name, _fused_conv(current.get_submodule(conv_name),
+                                                         current.get_submodule(bn_name)))
+            current.set_submodule(bn_name, nn.Identity())
+            folded += 1
+    return folded
+
+
+def _fused_conv(conv: nn.Module, bn: nn.Module) -> nn.Module:
+    """A copy of ``conv`` whose output equals ``bn(conv(x))`` in eval mode."""
+    fused = copy.deepcopy(conv)
+    fused.weight, fused.bias = fuse_conv_bn_weights(
+        conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+    return fused
+
+
+_MEMORY_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
+def _channels_last(value):
+    """``value`` with its 4-D/5-D tensors (also inside lists and tuples) made channels-last."""
+    if isinstance(value, torch.Tensor) and value.dim() in _MEMORY_FORMATS:
+        return value.contiguous(memory_format=_MEMORY_FORMATS[value.dim()])
+    if isinstance(value, (list, tuple)):
+        return type(value)(_channels_last(v) for v in value)
+    return value
+
+
+def _channels_last_hook(module: nn.Module, args: tuple) -> tuple:
+    return _channels_last(args)
+
+
+def to_channels_last(model: nn.Module, input_modules: Sequence[nn.Module]) -> nn.Module:
+    """Store conv weights channels-last (4-D: NHWC, 5-D: NTHWC) and convert the clips or
+    images that enter each of ``input_modules`` likewise, so convolutions run in the layout
+    oneDNN and cuDNN prefer; in place. Exact up to the order of float summation.
+
+    Returns:
+        ``model``.
+    """
+    with torch.no_grad():
+        for p in model.parameters():
+            # Module.to(memory_format=...) refuses models that mix 4-D and 5-D weights.
+            if p.dim() in _MEMORY_FORMATS:
+                p.data = p.data.contiguous(memory_format=_MEMORY_FORMATS[p.dim()])
+    for module in input_modules:
+        module.register_forward_pre_hook(_channels_last_hook)
+    return model
+
+
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cast_autocast_weights(model: nn.Module, precision: str) -> nn.Module:
+    """Store the weights and biases of linear and convolution layers in the autocast dtype
+    of ``precision``, in place: autocast casts them to that dtype on every call anyway,
+    so results are the same and the per-call copies are saved. The model must then
+    run under :func:`autocast_context` with the same precision.
+
+    Returns:
+        ``model``.
+    """
+    dtype = _AUTOCAST_DTYPES.get(precision)
+    if dtype is None:
+        return model
+    for module in model.modules():
+        if isinstance(module, (nn.Linear,) + _CONVS):
+            module.to(dtype)
+    return model
+
+
+def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> nn.Module:
     """Prepare a model for inference as ``cfg.MODEL.INFERENCE`` says; returns the model to call.
 
-    The model is put in eval mode; call it under ``torch.inference_mode()``
-    and :func:`autocast_context`.
+    In eval mode: BatchNorm folded into the preceding convolutions
+    (``FOLD_BN``), channels-last conv weights and input clip (``CHANNELS_LAST``),
+    linear and conv weights stored in the autocast dtype of a bf16/fp16 ``PRECISION``,
+    ``torch.compile`` (``COMPILE``). Call the result under
+    ``torch.inference_mode()`` and :func:`autocast_context`.
+
+    Args:
+        model: a WOO model (a DistributedDataParallel wrapper is unwrapped).
+        cfg: the config; ``MODEL.INFERENCE`` and ``MODEL.DEVICE`` are read.
+        inplace: False (default) prepares a deep copy and leaves ``model`` as it
+            was, training mode included; True changes ``model`` itself: only for
+            a caller that owns the model and will not train it again.
+
+    Returns:
+        the prepared model (a copy unless ``inplace``).
     """
-    autocast_context(cfg.MODEL.INFERENCE.PRECISION, torch.device(cfg.MODEL.DEVICE).type)  # validates
+    inf = cfg.MODEL.INFERENCE
+    autocast_context(inf.PRECISION, torch.device(cfg.MODEL.DEVICE).type)  # validates
+    model = getattr(model, "module", model) if isinstance(
+        model, nn.parallel.DistributedDataParallel) else model
+    if not inplace:
+        model = copy.deepcopy(model)
     model.eval()
-    if cfg.MODEL.INFERENCE.COMPILE:
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if inf.FOLD_BN:
+        num = fold_batch_norms(model)
+        logger.debug("optimize_for_inference: folded %d BatchNorms", num)
+    if inf.CHANNELS_LAST:
+        to_channels_last(model, [getattr(model, "backbone", model)])
+    cast_autocast_weights(model, inf.PRECISION)
+    if inf.COMPILE:
         model = torch.compile(model)
     return model

@@ -2,7 +2,6 @@
 from typing import Dict, List, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
@@ -101,8 +100,9 @@ class ActionHead(nn.Module):
         fmap = 0
         for proj, x in zip(self.temporal_proj, res5):
             x = proj(x)
-            if x.shape[2] != t:  # the fast pathway's frames, averaged to the slow T
-                x = F.adaptive_avg_pool3d(x, (t, x.shape[3], x.shape[4]))
+            if x.shape[2] != t:  # the fast pathway's alpha * T frames, averaged to the slow T
+                # Mean over each run of alpha frames (adaptive pooling has no ONNX form here).
+                x = x.unflatten(2, (t, -1)).mean(dim=3)
             fmap = fmap + x  # (N, d, T, H, W)
         d, h, w = fmap.shape[1], fmap.shape[3], fmap.shape[4]
         frames = fmap.transpose(1, 2).reshape(n * t, d, h, w)

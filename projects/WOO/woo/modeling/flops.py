@@ -1,17 +1,18 @@
 """``woo flops``: GFLOPs (fvcore, one multiply-add = one flop) and parameters per clip."""
 import argparse
-import json
-import os
 from typing import Dict, Tuple
 
 import torch
 from torch import nn
 
-__all__ = ["add_arguments", "main", "count_flops"]
+from woo.utils.json_io import write_json
+
+__all__ = ["add_arguments", "main", "count_flops", "flop_analysis", "ClipToTensors"]
 
 
-class _ClipToTensors(nn.Module):
-    """Tensor-in, tensors-out view of a WOO model, as tracing needs."""
+class ClipToTensors(nn.Module):
+    """Tensor-in, tensors-out view of a WOO model, as tracing needs: a (3, T, H, W) clip
+    to its kept boxes (M, 4), actor scores (M,) and action scores (M, C)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -44,6 +45,20 @@ def _sdpa_flops(inputs, outputs) -> int:
     return 2 * batch * q[-2] * k[-2] * q[-1]
 
 
+def flop_analysis(module: nn.Module, inputs: Tuple):
+    """fvcore's FlopCountAnalysis of ``module(*inputs)`` with this package's formulas for
+    ``nn.MultiheadAttention``'s fused kernels and its warnings silenced."""
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(module, inputs)
+    # fvcore has no formula for these attention kernels; without one they count 0.
+    analysis.set_op_handle("aten::_native_multi_head_attention", _native_mha_flops,
+                           "aten::scaled_dot_product_attention", _sdpa_flops)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return analysis
+
+
 def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> Dict:
     """FLOPs of ``model`` at inference on one (3, T, H, W) clip.
 
@@ -53,18 +68,11 @@ def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> D
         top-level child that has no children),
         "uncounted_ops" ({op: calls} fvcore has no formula for)}.
     """
-    from fvcore.nn import FlopCountAnalysis
-
     model.eval()
     # Every proposal goes through the action head whatever its score, so the
     # count does not depend on how confident an untrained model is.
     clip = torch.zeros(3, num_frames, height, width)
-    analysis = FlopCountAnalysis(_ClipToTensors(model), (clip,))
-    # fvcore has no formula for these attention kernels; without one they count 0.
-    analysis.set_op_handle("aten::_native_multi_head_attention", _native_mha_flops,
-                           "aten::scaled_dot_product_attention", _sdpa_flops)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    analysis.tracer_warnings("none")
+    analysis = flop_analysis(ClipToTensors(model), (clip,))
     with torch.no_grad():
         total = analysis.total()
         by_module = analysis.by_module()
@@ -111,8 +119,5 @@ def main(args: argparse.Namespace) -> int:
         print("  not counted (no fvcore formula): " + ", ".join(
             f"{op} x{n}" for op, n in sorted(result["uncounted_ops"].items())))
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, args.json)
+        write_json(args.json, result)
     return 0

@@ -4,6 +4,7 @@ import logging
 from typing import Dict, List
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import fpn_backbone, roi_heads  # noqa: F401  (register the default backbone and heads)
@@ -134,11 +135,13 @@ class WOO(nn.Module):
         div = self.size_divisibility
         max_h = -(-max(c.shape[2] for c in clips) // div) * div
         max_w = -(-max(c.shape[3] for c in clips) // div) * div
-        # Padding after normalization: zeros are the mean colour.
-        batch = torch.zeros(len(clips), 3, self.num_frames, max_h, max_w, device=self.device)
-        for b, clip in zip(batch, clips):
-            clip = clip.to(self.device, torch.float32, non_blocking=True)
-            b[:, :, : clip.shape[2], : clip.shape[3]] = (clip - self.pixel_mean) / self.pixel_std
+        # Padding after normalization: zeros are the mean colour. F.pad, not writes into
+        # a zero tensor, so that a traced graph (woo export) reads the input clip.
+        batch = torch.stack([
+            F.pad((c.to(self.device, torch.float32, non_blocking=True) - self.pixel_mean) / self.pixel_std,
+                  (0, max_w - c.shape[3], 0, max_h - c.shape[2]))
+            for c in clips
+        ])
         return batch, torch.tensor(sizes, device=self.device)
 
     def ground_truth(self, index: int, d: Dict):
@@ -202,7 +205,7 @@ class WOO(nn.Module):
         ranked = torch.gather(scores, 1, order)
         rank = torch.arange(scores.shape[1], device=scores.device)
         kept = (ranked > self.score_thresh) | (rank < self.min_detections_per_clip)
-        kept &= rank < self.detections_per_clip
+        kept = kept & (rank < self.detections_per_clip)  # not &=: ONNX has no in-place and
         results = []
         for s, b, a, o, k, (h, w) in zip(scores, boxes.float(), actions, order, kept, image_sizes):
             keep = o[k]

@@ -1,0 +1,122 @@
+"""Inference preparation: BN folding, channels-last, precision, and the model left alone."""
+import os
+
+import pytest
+import torch
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
+
+from woo.config import get_cfg
+from woo.inference.optimize import autocast_context, fold_batch_norms, optimize_for_inference
+from woo.modeling import build_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
+
+
+def _instant_cfg(*opts):
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    cfg.merge_from_list(list(opts))
+    return cfg
+
+
+def _model_with_nontrivial_bn(cfg) -> nn.Module:
+    """The Instant model with BN statistics and affine terms far from the identity."""
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    generator = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=generator) * 2 - 1)
+            m.running_var.copy_(torch.rand(n, generator=generator) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=generator) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=generator) - 0.5)
+    return model
+
+
+def _run(model, clip, precision="fp32"):
+    with torch.inference_mode(), autocast_context(precision, "cpu"):
+        return model([{"clip": clip, "image_size": tuple(clip.shape[-2:])}])[0]
+
+
+@pytest.mark.parametrize("arch", ["slowfast", "slow"])
+def test_folding_and_channels_last_keep_outputs_and_leave_the_model_alone(arch):
+    cfg = _instant_cfg("MODEL.VIDEO_RESNET.ARCH", arch, "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+    model = _model_with_nontrivial_bn(cfg)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    num_bn = sum(isinstance(m, nn.BatchNorm3d) for m in model.modules())
+
+    prepared = optimize_for_inference(model, cfg)
+
+    # The given model (as periodic evaluation passes it) is untouched.
+    assert model.training and prepared is not model
+    assert sum(isinstance(m, nn.BatchNorm3d) for m in model.modules()) == num_bn
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(p.requires_grad for p in model.parameters())
+    # Every backbone BN followed a conv and is gone; 3-D conv weights are channels-last.
+    assert num_bn > 10
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in prepared.modules())
+    convs = [m for m in prepared.modules() if isinstance(m, nn.Conv3d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
+
+    model.eval()
+    clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(2)) * 255
+    ref, out = _run(model, clip), _run(prepared, clip)
+    assert ref["boxes"].shape == (4, 4)
+    for key in ("boxes", "scores", "actions"):
+        torch.testing.assert_close(out[key], ref[key], rtol=1e-4, atol=1e-4)
+
+
+def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv_a, self.bn_a = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+            self.conv_b, self.bn_b = nn.Conv2d(4, 4, 1, bias=False), FrozenBatchNorm2d(4)
+            self.conv_c, self.bn_c = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            y = self.conv_a(x)
+            z = self.bn_b(self.conv_b(self.bn_a(y) + y))  # conv_a's output has two readers
+            return self.bn_c(self.conv_c(z)) + self.conv_c(z)  # conv_c is shared
+
+    net = Net()
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(net)
+    net.eval()
+    with torch.no_grad():
+        net.bn_a.running_var.fill_(2.0)
+        net.bn_c.running_mean.fill_(1.0)
+        net.bn_b.weight.fill_(3.0)
+        net.bn_b.bias.fill_(0.5)
+        net.bn_b.running_mean.fill_(0.25)
+    x = torch.randn(2, 3, 8, 8)
+    ref = net(x)
+    assert fold_batch_norms(net) == 1  # only conv_b + FrozenBatchNorm2d
+    assert isinstance(net.bn_a, nn.BatchNorm2d) and isinstance(net.bn_b, nn.Identity)
+    assert isinstance(net.bn_c, nn.BatchNorm2d)
+    torch.testing.assert_close(net(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_weights_stored_in_bf16_give_what_autocast_gives_and_keys_switch_modes_off():
+    cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.FOLD_BN", False,
+                       "MODEL.INFERENCE.CHANNELS_LAST", False, "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+    model = _model_with_nontrivial_bn(cfg).eval()
+    clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 255
+    ref = _run(model, clip, precision="bf16")  # autocast casting fp32 weights on the fly
+    prepared = optimize_for_inference(model, cfg, inplace=True)
+    assert prepared is model and not model.training
+    assert any(isinstance(m, nn.BatchNorm3d) for m in model.modules())  # FOLD_BN False
+    assert all(m.weight.dtype == torch.bfloat16 for m in model.modules() if isinstance(m, nn.Linear))
+    out = _run(model, clip, precision="bf16")
+    assert out["actions"].dtype == torch.float32 and out["actions"].shape == (4, 6)
+    for key in ("boxes", "scores", "actions"):
+        assert torch.equal(out[key], ref[key])
+
+
+def test_fp16_on_cpu_is_refused_naming_the_key():
+    with pytest.raises(ValueError, match="MODEL.INFERENCE.PRECISION"):
+        optimize_for_inference(nn.Linear(2, 2), _instant_cfg("MODEL.INFERENCE.PRECISION", "fp16"))

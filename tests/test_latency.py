@@ -1,0 +1,57 @@
+"""``woo latency`` and the two-stage baseline on tiny inputs (no timing is asserted)."""
+import json
+import os
+
+import pytest
+import torch
+
+from woo.cli import main as woo_main
+from woo.config import get_cfg
+from woo.inference.two_stage import TwoStagePipeline
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
+
+
+def test_latency_command_reports_woo_and_two_stage(tmp_path, capsys):
+    out = tmp_path / "latency.json"
+    rc = woo_main(["latency", "--config-file", INSTANT, "--input-size", "64", "96", "--two-stage",
+                   "--warmup", "0", "--iters", "2", "--threads", "1", "--json", str(out),
+                   "MODEL.INFERENCE.PRECISION", "bf16"])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert result["precision"] == "bf16" and result["threads"] == 1
+    assert result["input_size"] == [64, 96] and result["num_frames"] == 4
+    woo, two = result["woo"], result["two_stage"]
+    assert len(woo["calls_s"]) == 2 and len(two["calls_s"]) == 2
+    assert set(woo["split_ms"]) == {"backbone", "FPN", "actor head", "action head", "other"}
+    assert set(two["split_ms"]) == {"detector", "action model", "other"}
+    assert all(v >= 0 for v in woo["split_ms"].values())
+    # Faster R-CNN R50-FPN and a SlowFast R50 cost far more than the Instant model.
+    assert 0 < woo["gflops"] < two["gflops"]
+    assert two["gflops"] == pytest.approx(sum(two["split_gflops"].values()))
+    assert result["ratio_woo_to_two_stage"] == pytest.approx(
+        woo["ms_per_key_frame"] / two["ms_per_key_frame"])
+    assert woo["ms_per_key_frame_min"] == pytest.approx(1000 * min(woo["calls_s"]))
+    printed = capsys.readouterr().out
+    assert "| WOO |" in printed and "two-stage (K=5)" in printed and "backbone" in printed
+
+
+def test_latency_rejects_bad_arguments():
+    with pytest.raises(SystemExit, match="--batch"):
+        woo_main(["latency", "--config-file", INSTANT, "--batch", "0"])
+
+
+def test_two_stage_keeps_k_person_boxes_padded_with_the_frame():
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    torch.manual_seed(0)
+    pipeline = TwoStagePipeline(**TwoStagePipeline.from_config(cfg, image_size=(64, 96), num_boxes=3))
+    detections = [{"boxes": torch.tensor([[1.0, 2, 3, 4], [5, 6, 7, 8], [9, 9, 10, 10]]),
+                   "labels": torch.tensor([1, 3, 1]), "scores": torch.tensor([0.9, 0.8, 0.7])}]
+    boxes = pipeline.person_boxes(detections, height=64, width=96)
+    expected = torch.tensor([[[1.0, 2, 3, 4], [9, 9, 10, 10], [0, 0, 96, 64]]])
+    torch.testing.assert_close(boxes, expected)
+    with torch.inference_mode():
+        out = pipeline.eval()(torch.rand(2, 3, 4, 64, 96) * 255)
+    assert out["boxes"].shape == (2, 3, 4) and out["actions"].shape == (2, 3, 6)
