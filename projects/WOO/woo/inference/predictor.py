@@ -130,7 +130,8 @@ class VideoPredictor:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.cfg = cfg
         self.device = torch.device(cfg.MODEL.DEVICE)
-        if model is None:
+        owned = model is None
+        if owned:
             model = build_model(cfg)
             load_weights(model, cfg.MODEL.WEIGHTS)
         else:
@@ -140,9 +141,13 @@ class VideoPredictor:
         # A subclass such as woo.d2's speaks another format; the core forward is the contract used here.
         # (torch.compile does not apply to it then: the core forward is called on the module itself.)
         core_forward = isinstance(model, WOO) and type(model).forward is not WOO.forward
-        optimized = optimize_for_inference(model, cfg)
+        # A model given by the caller is prepared as a copy, so the caller's stays as it was.
+        optimized = optimize_for_inference(model, cfg, inplace=owned)
         self.model = model
-        self._forward = functools.partial(WOO.forward, model) if core_forward else optimized
+        if core_forward:
+            self._forward = functools.partial(WOO.forward, getattr(optimized, "_orig_mod", optimized))
+        else:
+            self._forward = optimized
         self.precision = cfg.MODEL.INFERENCE.PRECISION
         self.key_stride = float(key_stride)
         self.batch_size = int(batch_size)
