@@ -62,7 +62,8 @@ def time_config(config: str, args) -> dict:
         common = dict(height=height, width=width, batch=args.batch, flops=i == 0)
         subjects[("woo", mode)] = prepare_woo(cfg, **common)
         if MODES[mode][1]:
-            subjects[("two_stage", mode)] = prepare_two_stage(cfg, num_boxes=args.num_boxes, **common)
+            subjects[("two_stage", mode)] = prepare_two_stage(cfg, num_boxes=args.num_boxes,
+                                                              detector_min_size=args.detector_min_size, **common)
     measured = measure(subjects, device=torch.device(args.device), batch=args.batch,
                        warmup=args.warmup, iters=args.iters)
     first = {}
@@ -145,6 +146,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
     parser.add_argument("--num-boxes", type=int, default=5, help="K of the two-stage pipeline")
+    parser.add_argument("--detector-min-size", type=int, default=800,
+                        help="two-stage detector's input short side (800: torchvision's; 0: the input size)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

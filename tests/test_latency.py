@@ -17,6 +17,7 @@ def test_latency_command_reports_woo_and_two_stage(tmp_path, capsys):
     out = tmp_path / "latency.json"
     rc = woo_main(["latency", "--config-file", INSTANT, "--input-size", "64", "96", "--two-stage",
                    "--warmup", "0", "--iters", "2", "--threads", "1", "--json", str(out),
+                   "--detector-min-size", "0",
                    "MODEL.INFERENCE.PRECISION", "bf16"])
     assert rc == 0
     result = json.loads(out.read_text())
@@ -34,7 +35,8 @@ def test_latency_command_reports_woo_and_two_stage(tmp_path, capsys):
         woo["ms_per_key_frame"] / two["ms_per_key_frame"])
     assert woo["ms_per_key_frame_min"] == pytest.approx(1000 * min(woo["calls_s"]))
     printed = capsys.readouterr().out
-    assert "| WOO |" in printed and "two-stage (K=5)" in printed and "backbone" in printed
+    assert "| WOO |" in printed and "two-stage (K=5, detector at input size)" in printed
+    assert "backbone" in printed and two["detector_min_size"] == 0
 
 
 def test_latency_rejects_bad_arguments():
@@ -55,3 +57,14 @@ def test_two_stage_keeps_k_person_boxes_padded_with_the_frame():
     with torch.inference_mode():
         out = pipeline.eval()(torch.rand(2, 3, 4, 64, 96) * 255)
     assert out["boxes"].shape == (2, 3, 4) and out["actions"].shape == (2, 3, 6)
+
+
+def test_two_stage_detector_runs_at_torchvisions_scale_unless_told_otherwise():
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    shipped = TwoStagePipeline.from_config(cfg, image_size=(64, 96))["detector"].transform
+    assert (shipped.min_size, shipped.max_size) == ((800,), 1333)
+    at_input = TwoStagePipeline.from_config(cfg, image_size=(64, 96), detector_min_size=0)["detector"].transform
+    assert (at_input.min_size, at_input.max_size) == ((64,), 96)
+    with pytest.raises(ValueError, match="--detector-min-size"):
+        TwoStagePipeline.from_config(cfg, image_size=(64, 96), detector_min_size=-1)

@@ -18,6 +18,7 @@ from torch import nn
 from woo.utils.json_io import write_json
 
 from .optimize import autocast_context, fold_batch_norms, optimize_for_inference, to_channels_last
+from .two_stage import DETECTOR_MIN_SIZE
 
 __all__ = ["add_arguments", "main", "run", "measure", "prepare_woo", "prepare_two_stage", "WOO_PARTS"]
 
@@ -149,7 +150,7 @@ def _two_stage_gflops(pipeline: nn.Module, clip: torch.Tensor) -> Dict[str, floa
 
 
 def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
-                      num_boxes: int) -> _Subject:
+                      num_boxes: int, detector_min_size: int = DETECTOR_MIN_SIZE) -> _Subject:
     """The two-stage pipeline with WOO's ``cfg.MODEL.INFERENCE`` treatment (precision,
     BN folding, channels-last, weights in the autocast dtype; not torch.compile)."""
     from .optimize import cast_autocast_weights
@@ -159,7 +160,8 @@ def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
     inf = cfg.MODEL.INFERENCE
     torch.manual_seed(0)
     pipeline = TwoStagePipeline(**TwoStagePipeline.from_config(
-        cfg, image_size=(height, width), num_boxes=num_boxes)).eval()
+        cfg, image_size=(height, width), num_boxes=num_boxes,
+        detector_min_size=detector_min_size)).eval()
     clips = _example_clips(cfg, height, width, batch, device)
     split_flops = _two_stage_gflops(pipeline, clips[0].cpu()) if flops else None  # on the CPU
     pipeline.to(device)
@@ -177,7 +179,8 @@ def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
 
     parts = {"detector": pipeline.detector, "action model": pipeline.action_model}
     info = {"gflops": sum(split_flops.values()) if split_flops else None,
-            "split_gflops": split_flops, "num_boxes": num_boxes, "precision": inf.PRECISION}
+            "split_gflops": split_flops, "num_boxes": num_boxes, "precision": inf.PRECISION,
+            "detector_min_size": detector_min_size}
     return _Subject(call, parts, info)
 
 
@@ -234,6 +237,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also time the two-stage pipeline (detector + action model)")
     parser.add_argument("--num-boxes", type=int, default=5, help="K person boxes of the two-stage "
                         "pipeline's action model (default 5)")
+    parser.add_argument("--detector-min-size", type=int, default=DETECTOR_MIN_SIZE,
+                        help="short side the two-stage detector resizes the key frame to "
+                             f"(default {DETECTOR_MIN_SIZE}, as torchvision ships it; 0: the input size)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1)")
     parser.add_argument("--iters", type=int, default=3, help="timed calls (default 3; the median counts)")
     parser.add_argument("--no-flops", action="store_true", help="skip the GFLOPs count")
@@ -266,7 +272,8 @@ def run(args: argparse.Namespace) -> Dict:
     inf = cfg.MODEL.INFERENCE
     subjects = {"woo": prepare_woo(cfg, **common)}
     if args.two_stage:
-        subjects["two_stage"] = prepare_two_stage(cfg, num_boxes=args.num_boxes, **common)
+        subjects["two_stage"] = prepare_two_stage(cfg, num_boxes=args.num_boxes,
+                                                  detector_min_size=args.detector_min_size, **common)
     result = {
         "config": args.config_file, "input_size": [height, width], "num_frames": cfg.INPUT.NUM_FRAMES,
         "batch": args.batch, "device": cfg.MODEL.DEVICE, "threads": torch.get_num_threads(),
@@ -292,7 +299,8 @@ def format_result(result: Dict) -> str:
              "| pipeline | ms per key frame (median) | best of the calls | GFLOPs |", "|---|---|---|---|"]
     rows = [("WOO", result["woo"])]
     if "two_stage" in result:
-        rows.append((f"two-stage (K={result['two_stage']['num_boxes']})", result["two_stage"]))
+        size = result["two_stage"]["detector_min_size"] or "input size"
+        rows.append((f"two-stage (K={result['two_stage']['num_boxes']}, detector at {size})", result["two_stage"]))
     for name, r in rows:
         gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
         lines.append(f"| {name} | {r['ms_per_key_frame']:.1f} | {r['ms_per_key_frame_min']:.1f} | {gflops} |")

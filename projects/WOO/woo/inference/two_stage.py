@@ -1,6 +1,7 @@
 """The paper's two-stage baseline, for timing next to WOO (``woo latency --two-stage``).
 
-A person detector (torchvision Faster R-CNN R50-FPN) on the key frame, then an
+A person detector (torchvision Faster R-CNN R50-FPN, at its shipped input scale
+of 800 pixels short side unless told otherwise) on the key frame, then an
 action model (pytorchvideo ``slowfast_r50_detection`` / ``slow_r50_detection``:
 the WOO config's backbone with a dilated res5 and a RoIAlign head) on the
 whole clip with K person boxes. Both are randomly initialized: weights do not
@@ -11,7 +12,13 @@ from typing import Dict, List, Sequence
 import torch
 from torch import nn
 
-__all__ = ["TwoStagePipeline"]
+__all__ = ["TwoStagePipeline", "DETECTOR_MIN_SIZE"]
+
+# torchvision's Faster R-CNN resizes its input to this short side (long side at most
+# DETECTOR_MAX_SIZE) unless told otherwise: the detector as shipped, and the scale
+# person detectors of two-stage AVA pipelines run at.
+DETECTOR_MIN_SIZE = 800
+DETECTOR_MAX_SIZE = 1333
 
 
 class TwoStagePipeline(nn.Module):
@@ -47,14 +54,17 @@ class TwoStagePipeline(nn.Module):
         return [self.detector.backbone, self.action_model]
 
     @classmethod
-    def from_config(cls, cfg, *, image_size: Sequence[int], num_boxes: int = 5) -> Dict:
+    def from_config(cls, cfg, *, image_size: Sequence[int], num_boxes: int = 5,
+                    detector_min_size: int = DETECTOR_MIN_SIZE) -> Dict:
         """Keyword arguments for the WOO config's backbone: arch, depth (R101 for 101,
         else R50), frames and alpha; widths are pytorchvideo's (stem 64, beta 1/8).
 
         Args:
-            image_size: (H, W) of the frames; the detector runs at this size
-                (no resizing: the same input as WOO).
+            image_size: (H, W) of the frames.
             num_boxes: K.
+            detector_min_size: short side the detector resizes the key frame to (long
+                side at most 1333), as torchvision ships it: 800; 0 runs it at the
+                input size (no resizing: WOO's input).
         """
         from pytorchvideo.models.hub import slow_r50_detection, slowfast_r50_detection
         from torchvision.models.detection import fasterrcnn_resnet50_fpn
@@ -63,8 +73,13 @@ class TwoStagePipeline(nn.Module):
         depth = r.DEPTH if r.DEPTH in (50, 101) else 50
         frames = cfg.INPUT.NUM_FRAMES
         height, width = image_size
-        detector = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None,
-                                           min_size=min(height, width), max_size=max(height, width))
+        if detector_min_size < 0:
+            raise ValueError(f"--detector-min-size must be >= 0, got {detector_min_size}")
+        if detector_min_size:
+            sizes = dict(min_size=detector_min_size, max_size=DETECTOR_MAX_SIZE)
+        else:
+            sizes = dict(min_size=min(height, width), max_size=max(height, width))
+        detector = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, **sizes)
         if r.ARCH == "slowfast":
             action_model = slowfast_r50_detection(
                 pretrained=False, model_depth=depth, model_num_class=cfg.MODEL.WOO.NUM_ACTIONS,
