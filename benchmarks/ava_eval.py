@@ -8,7 +8,6 @@ and to evaluate that CSV under each protocol, and writes them as JSON. One core:
     taskset -c 0 python benchmarks/ava_eval.py [--videos 64] [--json benchmarks/results/ava_eval.json]
 """
 import argparse
-import json
 import os
 import platform
 import resource
@@ -18,6 +17,7 @@ import time
 import numpy as np
 
 from woo.evaluation import PROTOCOLS, evaluate_csv, evaluate_predictions, write_detections_csv
+from woo.utils.json_io import write_json
 
 
 def make_data(workdir: str, videos: int, keyframes: int, boxes: int, classes: int, seed: int = 0):
@@ -112,9 +112,7 @@ def main():
     for protocol, name in (("official", "frame_mAP@0.5"), ("pyslowfast", "frame_mAP@0.5_pyslowfast")):
         print(f"evaluate_csv {protocol:<10}: {t_csv[protocol]} (mAP {from_csv[name]:.4f})")
     print(f"peak memory {result['peak_rss_gb']} GB, load average {result['load_average']}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

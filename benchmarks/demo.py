@@ -10,7 +10,6 @@ sum can exceed the wall time. Prints one line per device and writes JSON.
     python benchmarks/demo.py --config-file configs/Synthetic/WOO_Tiny.yaml
 """
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -25,6 +24,7 @@ from woo.inference.demo import run_demo
 from woo.inference.predictor import VideoPredictor
 from woo.inference.render import H264Writer
 from woo.modeling import build_model
+from woo.utils.json_io import write_json
 
 FPS = Fraction(30000, 1001)
 
@@ -104,9 +104,7 @@ def main() -> int:
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "results": results,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0
 

@@ -37,6 +37,7 @@ from woo.data.catalog import get_split
 from woo.inference.demo import run_demo
 from woo.inference.predictor import VideoPredictor
 from woo.inference.render import H264Writer
+from woo.utils.json_io import write_json
 
 FIRST_KEY_SECOND = 902  # annotated second of video time 2 s (frame 60 at 30 FPS)
 
@@ -157,9 +158,7 @@ def main() -> int:
           f"{t['false_tracks']}/{t['tracks']}")
     report = {"benchmark": "demo_quality", "settings": {k: v for k, v in vars(args).items() if k != "out"},
               "totals": dict(totals), "per_video": per_video}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0
 

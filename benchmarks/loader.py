@@ -8,7 +8,6 @@ present, on real AVA frames. Prints one line per run and writes JSON.
 """
 import argparse
 import itertools
-import json
 import os
 import platform
 import time
@@ -16,6 +15,7 @@ import time
 from woo.config import get_cfg
 from woo.data.build import build_train_loader
 from woo.data.catalog import get_split
+from woo.utils.json_io import write_json
 
 
 def measure(cfg, batches: int, warmup: int) -> dict:
@@ -64,9 +64,7 @@ def main() -> int:
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "results": results,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0
 

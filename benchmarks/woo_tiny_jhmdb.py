@@ -13,6 +13,7 @@ import platform
 import time
 
 from woo.cli import main as woo_main
+from woo.utils.json_io import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "Synthetic", "WOO_Tiny_JHMDB.yaml")
@@ -42,9 +43,7 @@ def main() -> None:
     }
     for key, value in result.items():
         print(f"{key}: {value}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

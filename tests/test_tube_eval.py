@@ -1,6 +1,5 @@
 """`woo tube-eval` and evaluate_tube_detections: perfect, partial and malformed detections."""
 import json
-import os
 import pickle
 
 import numpy as np

@@ -1,7 +1,6 @@
 """The WOO model as detectron2's META_ARCH "WOO", with detectron2's parts, inputs and outputs."""
 from typing import Dict, List
 
-import torch
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone, build_roi_heads
 from detectron2.structures import Boxes, Instances

@@ -330,22 +330,38 @@ def _generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ensure_synthetic(root: str) -> str:
-    """``root`` holding the synthetic dataset, generated with the defaults when missing.
+def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERSION,
+                     what: str = "synthetic dataset") -> str:
+    """``root`` holding a synthetic dataset, generated with ``config`` when missing.
+
+    Args:
+        root: the dataset folder.
+        config: its generation parameters (default: :class:`SyntheticConfig`'s defaults).
+        write: ``write(out, config)`` generator (default: the AVA layout's).
+        version: the generator version stored beside the parameters.
+        what: the dataset's name in messages.
 
     Raises:
         FileExistsError: ``root`` exists but is not a complete synthetic dataset.
     """
+    config = SyntheticConfig() if config is None else config
     params_file = os.path.join(root, _PARAMS_FILE)
     if os.path.isfile(params_file):
         with open(params_file, encoding="utf-8") as f:
             stored = json.load(f)
-        expected = {"version": _VERSION, "params": asdict(SyntheticConfig())}
+        expected = {"version": version, "params": asdict(config)}
         if stored != expected:
             # Possibly written on purpose with `woo synth`: use it, but say so.
-            logger.warning("%s differs from the default synthetic dataset (%s); delete %s to regenerate it",
-                           params_file, stored, root)
+            logger.warning("%s differs from the default %s (%s); delete %s to regenerate it",
+                           params_file, what, stored, root)
         return root
+    if os.path.exists(root):
+        raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the {what}")
+    start = time.perf_counter()
+    logger.info("generating the %s in %s", what, root)
+    _generate_atomically(root, config, write=write)
+    logger.info("%s written in %.1f s", what, time.perf_counter() - start)
+    return root
     if os.path.exists(root):
         raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic dataset")
     start = time.perf_counter()

@@ -37,6 +37,7 @@ from woo.data.synthetic import (
     _draw_distractors,
     _generate_atomically,
     _new_actor,
+    ensure_synthetic,
     _position,
 )
 
@@ -142,15 +143,8 @@ def ensure_synthetic_jhmdb(root: str) -> str:
     Raises:
         FileExistsError: ``root`` exists but is not a complete synthetic set.
     """
-    params_file = os.path.join(root, _PARAMS_FILE)
-    if os.path.isfile(params_file):
-        with open(params_file, encoding="utf-8") as f:
-            stored = json.load(f)
-        expected = {"version": _VERSION, "params": asdict(JHMDBSyntheticConfig())}
-        if stored != expected:
-            logger.warning("%s differs from the default synthetic JHMDB set (%s); delete %s to regenerate it",
-                           params_file, stored, root)
-        return root
+    return ensure_synthetic(root, JHMDBSyntheticConfig(), write=generate_jhmdb, version=_VERSION,
+                            what="synthetic JHMDB-layout dataset")
     if os.path.exists(root):
         raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic set")
     start = time.perf_counter()

@@ -9,7 +9,6 @@ log's ``iter 4/4``, evaluation messages, ``metrics.json``, TensorBoard steps).
 Checkpoint files keep detectron2's names and ``iteration`` field, the index of
 the last iteration done: ``model_0004999.pth`` holds 5000 iterations.
 """
-import json
 import logging
 import os
 import re
@@ -26,7 +25,7 @@ from tqdm import tqdm
 from woo.data.build import build_test_loader, build_train_loader
 from woo.inference.optimize import optimize_for_inference
 from woo.utils import comm
-from woo.utils.json_values import nan_to_null
+from woo.utils.json_io import nan_to_null, write_json
 
 from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from .evaluator import inference_on_dataset
@@ -315,10 +314,7 @@ class Trainer:
         if len(per_dataset) > 1:
             metrics["datasets"] = {name: _summary(r) for name, r in per_dataset.items()}
         path = os.path.join(self.output_dir, "metrics.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(metrics, f, indent=2, allow_nan=False)
-        os.replace(tmp, path)
+        write_json(path, metrics)
         figures = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith(("frame_mAP@", "video_mAP@")))
         logger.info(f"{cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: {figures}")
         for cls_name, ap in metrics["per_class"].items():

@@ -1,11 +1,10 @@
 """``woo ava-eval``: frame-mAP@0.5 of an AVA detection CSV, under the official or PySlowFast's protocol."""
 import argparse
-import json
 import logging
 import math
-import os
 
-from woo.utils.json_values import nan_to_null as _finite
+from woo.utils.json_io import nan_to_null as _finite
+from woo.utils.json_io import write_json
 
 from .evaluate import METRIC_NAMES, evaluate_csv
 from .frame_map import PROTOCOLS
@@ -42,7 +41,5 @@ def main(args: argparse.Namespace) -> int:
             # Deprecated alias of the figure above (its name before 0.1.1), kept for one release.
             "mAP": _finite(result[mean_name]),
         }
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        write_json(args.json, out)
     return 0

@@ -1,9 +1,10 @@
 """``woo tube-eval``: frame-mAP@0.5 and video-mAP of a JHMDB-21 / UCF101-24 detection CSV."""
 import argparse
-import json
 import logging
 import math
-import os
+
+from woo.utils.json_io import nan_to_null as _finite
+from woo.utils.json_io import write_json
 
 from .act_groundtruth import read_act_groundtruth
 from .tube_eval import TUBE_METRICS, evaluate_tube_detections, read_tube_detections_csv
@@ -33,12 +34,6 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         out = {key: _finite(result[key]) for key in TUBE_METRICS}
         out["per_class"] = {k: _finite(v) for k, v in result["per_class"].items()}
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        write_json(args.json, out)
     return 0
 
-
-def _finite(value: float):
-    """JSON has no NaN: classes without ground truth become null."""
-    return None if math.isnan(value) else value
