@@ -5,25 +5,24 @@ import numpy as np
 from detectron2.structures import Instances
 from detectron2.utils.visualizer import Visualizer
 
+from woo.inference.render import action_labels as top_actions
+
 __all__ = ["action_labels", "draw_action_instances"]
 
 
 def action_labels(instances: Instances, action_names: Sequence[str], top_k: int = 3) -> list:
-    """One label per box: "<actor score> <action> <prob>, ..." with the ``top_k`` most probable actions.
+    """One label per box: "<actor score> <action> <prob>, ..." with the ``top_k`` most probable
+    actions, worded as ``woo demo`` words them (:func:`woo.inference.render.action_labels`).
 
     Args:
         instances: with ``scores`` (M,) and ``pred_actions`` (M, C).
         action_names: C names (e.g. ``MetadataCatalog.get(split).action_classes``).
     """
-    actions = instances.pred_actions.detach().float().cpu()
+    actions = instances.pred_actions.detach().float().cpu().numpy()
     if actions.shape[1] != len(action_names):
         raise ValueError(f"pred_actions has {actions.shape[1]} columns but {len(action_names)} action names were given")
-    k = min(top_k, actions.shape[1])
-    probs, idx = actions.topk(k, dim=1)
-    labels = []
-    for score, p, i in zip(instances.scores.tolist(), probs.tolist(), idx.tolist()):
-        labels.append(f"{score:.2f} " + ", ".join(f"{action_names[c]} {v:.2f}" for c, v in zip(i, p)))
-    return labels
+    return [f"{score:.2f} " + ", ".join(top_actions(a, action_names, top_k, score_thresh=0.0))
+            for score, a in zip(instances.scores.tolist(), actions)]
 
 
 def draw_action_instances(frame: np.ndarray, instances: Instances, action_names: Sequence[str],
