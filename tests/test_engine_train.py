@@ -45,9 +45,11 @@ def test_tensorboard_gets_losses_lr_and_periodic_frame_map(tmp_path):
     events = EventAccumulator(str(out))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"total_loss", "loss_action", "loss_giou_0", "lr", "frame_mAP@0.5"} <= tags
-    (evaluated,) = events.Scalars("frame_mAP@0.5")  # at iteration 2 of 4; the final one is in metrics.json
-    assert evaluated.step == 2 and 0.0 <= evaluated.value <= 1.0
+    assert {"total_loss", "loss_action", "loss_giou_0", "lr", "frame_mAP@0.5", "frame_mAP@0.5_pyslowfast"} <= tags
+    periodic, final = events.Scalars("frame_mAP@0.5")  # at iteration 2 of 4, and at the end
+    assert periodic.step == 2 and 0.0 <= periodic.value <= 1.0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert final.step == 4 and final.value == pytest.approx(metrics["frame_mAP@0.5"])
     assert [e.step for e in events.Scalars("lr")] == [1, 2, 3, 4]
 
 

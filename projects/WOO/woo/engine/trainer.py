@@ -36,6 +36,15 @@ from .tube_evaluator import build_action_evaluator
 __all__ = ["Trainer", "reduce_loss_dict"]
 
 
+def _add_metric_scalars(writer, metrics: Dict, iteration: int) -> None:
+    """Every ``frame_mAP@*`` and ``video_mAP@*`` figure of ``metrics`` to TensorBoard (rank 0's writer)."""
+    if writer is None:
+        return
+    for key, value in metrics.items():
+        if key.startswith(("frame_mAP@", "video_mAP@")):
+            writer.add_scalar(key, value, iteration)
+
+
 def _summary(result: Dict) -> Dict:
     """The figures of an evaluator's result that metrics.json holds: every ``frame_mAP@*``
     (both AVA protocols) and ``video_mAP@*`` (tube evaluation), and the per-class AP, where
@@ -206,22 +215,22 @@ class Trainer:
                             writer.add_scalar("lr", lr, it)
                             writer.add_scalar("data_time", data_time, it)
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
-                    metrics = self.test(iteration=it)
-                    if writer is not None:
-                        for key in [k for k in metrics if k.startswith(("frame_mAP@", "video_mAP@"))]:
-                            writer.add_scalar(key, metrics[key], it)
+                    _add_metric_scalars(writer, self.test(iteration=it), it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save()
+            bar.close()
+            if self.start_iter < self.max_iter or not os.path.isfile(
+                os.path.join(self.output_dir, "model_final.pth")
+            ):
+                self.save_final()
+            logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
+            metrics = self.test(iteration=self.max_iter)
+            _add_metric_scalars(writer, metrics, self.max_iter)
+            return metrics
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
-        if self.start_iter < self.max_iter or not os.path.isfile(
-            os.path.join(self.output_dir, "model_final.pth")
-        ):
-            self.save_final()
-        logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
-        return self.test(iteration=self.max_iter)
 
     def run_step(self, batch) -> Dict[str, torch.Tensor]:
         """One optimizer step on ``batch``; returns the loss dict."""
