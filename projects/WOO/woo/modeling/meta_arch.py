@@ -123,10 +123,7 @@ class WOO(nn.Module):
         check_batched_inputs(batched_inputs, self.num_frames)
         clips, sizes = [], []
         for i, d in enumerate(batched_inputs):
-            clip = torch.as_tensor(d["clip"])
-            if clip.dim() != 4 or clip.shape[0] != 3 or clip.shape[1] != self.num_frames:
-                raise ValueError(f"input {i}: 'clip' must be (3, T={self.num_frames} "
-                                 f"(INPUT.NUM_FRAMES), H, W), got {tuple(clip.shape)}")
+            clip = torch.as_tensor(d["clip"])  # (3, T, H, W), checked above
             h, w = (int(v) for v in d.get("image_size", clip.shape[-2:]))
             if h > clip.shape[2] or w > clip.shape[3]:
                 raise ValueError(f"input {i}: image_size {(h, w)} exceeds clip {tuple(clip.shape)}")
