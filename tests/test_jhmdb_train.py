@@ -48,7 +48,7 @@ def test_train_and_evaluate_writes_frame_and_video_map(tmp_path):
     events = EventAccumulator(str(out))
     events.Reload()
     assert set(FIGURES) <= set(events.Tags()["scalars"])
-    assert [e.step for e in events.Scalars("video_mAP@0.5")] == [2]
+    assert [e.step for e in events.Scalars("video_mAP@0.5")] == [2, 4]  # periodic, and the final one
     # The detection CSV holds every 8th frame of the 18 test videos; scoring it again gives metrics.json.
     split = get_split("woo_synthetic_jhmdb_test")
     gt = split.read_groundtruth()
