@@ -21,14 +21,18 @@ def _instant_cfg(*opts):
     return cfg
 
 
+# Every norm layer MODEL.VIDEO_RESNET.NORM can build (BN, SyncBN, FrozenBN).
+_BATCH_NORMS = (nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d)
+
+
 def _model_with_nontrivial_bn(cfg) -> nn.Module:
     """The Instant model with BN statistics and affine terms far from the identity."""
     torch.manual_seed(0)
     model = build_model(cfg)
     generator = torch.Generator().manual_seed(1)
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm3d):
-            n = m.num_features
+        if isinstance(m, _BATCH_NORMS):
+            n = m.running_mean.numel()
             m.running_mean.copy_(torch.rand(n, generator=generator) * 2 - 1)
             m.running_var.copy_(torch.rand(n, generator=generator) * 1.5 + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=generator) + 0.5)
@@ -41,24 +45,26 @@ def _run(model, clip, precision="fp32"):
         return model([{"clip": clip, "image_size": tuple(clip.shape[-2:])}])[0]
 
 
-@pytest.mark.parametrize("arch", ["slowfast", "slow"])
-def test_folding_and_channels_last_keep_outputs_and_leave_the_model_alone(arch):
-    cfg = _instant_cfg("MODEL.VIDEO_RESNET.ARCH", arch, "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+@pytest.mark.parametrize("arch, norm", [("slowfast", "BN"), ("slow", "BN"), ("slowfast", "SyncBN"),
+                                        ("slow", "FrozenBN")])
+def test_folding_and_channels_last_keep_outputs_and_leave_the_model_alone(arch, norm):
+    cfg = _instant_cfg("MODEL.VIDEO_RESNET.ARCH", arch, "MODEL.VIDEO_RESNET.NORM", norm,
+                       "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
     model = _model_with_nontrivial_bn(cfg)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    num_bn = sum(isinstance(m, nn.BatchNorm3d) for m in model.modules())
+    num_bn = sum(isinstance(m, _BATCH_NORMS) for m in model.modules())
 
     prepared = optimize_for_inference(model, cfg)
 
     # The given model (as periodic evaluation passes it) is untouched.
     assert model.training and prepared is not model
-    assert sum(isinstance(m, nn.BatchNorm3d) for m in model.modules()) == num_bn
+    assert sum(isinstance(m, _BATCH_NORMS) for m in model.modules()) == num_bn
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert all(p.requires_grad for p in model.parameters())
     # Every backbone BN followed a conv and is gone; 3-D conv weights are channels-last.
     assert num_bn > 10
-    assert not any(isinstance(m, nn.BatchNorm3d) for m in prepared.modules())
+    assert not any(isinstance(m, _BATCH_NORMS) for m in prepared.modules())
     convs = [m for m in prepared.modules() if isinstance(m, nn.Conv3d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
 

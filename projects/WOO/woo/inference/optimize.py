@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # torchvision's detectors freeze their BN as FrozenBatchNorm2d: the same affine map.
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, FrozenBatchNorm2d)
+# SyncBatchNorm in eval mode is a BatchNorm with running statistics: it folds the same way.
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, FrozenBatchNorm2d)
 
 
 class _BatchNormLeafTracer(torch.fx.Tracer):
