@@ -32,7 +32,7 @@ TINY = "configs/Synthetic/WOO_Tiny.yaml"
 # mode -> (config overrides, whether the two-stage pipeline is timed in it)
 MODES = {
     "fp32-plain": (["MODEL.INFERENCE.PRECISION", "fp32", "MODEL.INFERENCE.FOLD_BN", "False",
-                    "MODEL.INFERENCE.CHANNELS_LAST", "False"], True),
+                    "MODEL.INFERENCE.CHANNELS_LAST", "off"], True),
     "fp32": (["MODEL.INFERENCE.PRECISION", "fp32"], False),
     "bf16": (["MODEL.INFERENCE.PRECISION", "bf16"], True),
 }

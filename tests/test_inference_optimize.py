@@ -7,7 +7,7 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from woo.config import get_cfg
-from woo.inference.optimize import autocast_context, fold_batch_norms, optimize_for_inference
+from woo.inference.optimize import autocast_context, fold_batch_norms, optimize_for_inference, use_channels_last
 from woo.modeling import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +49,7 @@ def _run(model, clip, precision="fp32"):
                                         ("slow", "FrozenBN")])
 def test_folding_and_channels_last_keep_outputs_and_leave_the_model_alone(arch, norm):
     cfg = _instant_cfg("MODEL.VIDEO_RESNET.ARCH", arch, "MODEL.VIDEO_RESNET.NORM", norm,
-                       "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+                       "MODEL.INFERENCE.CHANNELS_LAST", "on", "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
     model = _model_with_nontrivial_bn(cfg)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -109,7 +109,7 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
 
 def test_bf16_weights_stored_in_bf16_give_what_autocast_gives_and_keys_switch_modes_off():
     cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.FOLD_BN", False,
-                       "MODEL.INFERENCE.CHANNELS_LAST", False, "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+                       "MODEL.INFERENCE.CHANNELS_LAST", "off", "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
     model = _model_with_nontrivial_bn(cfg).eval()
     clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 255
     ref = _run(model, clip, precision="bf16")  # autocast casting fp32 weights on the fly
@@ -126,3 +126,16 @@ def test_bf16_weights_stored_in_bf16_give_what_autocast_gives_and_keys_switch_mo
 def test_fp16_on_cpu_is_refused_naming_the_key():
     with pytest.raises(ValueError, match="MODEL.INFERENCE.PRECISION"):
         optimize_for_inference(nn.Linear(2, 2), _instant_cfg("MODEL.INFERENCE.PRECISION", "fp16"))
+
+
+def test_channels_last_auto_is_on_for_reduced_precision_only():
+    assert not use_channels_last(_instant_cfg())  # fp32: slower channels-last on the CPU
+    assert use_channels_last(_instant_cfg("MODEL.INFERENCE.PRECISION", "bf16"))
+    assert use_channels_last(_instant_cfg("MODEL.INFERENCE.CHANNELS_LAST", "on"))
+    assert not use_channels_last(_instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.CHANNELS_LAST", "off"))
+    prepared = optimize_for_inference(build_model(_instant_cfg()), _instant_cfg())
+    # 3-D convs with spatial kernels (a 1x1x1 weight is contiguous in both layouts) stay NCTHW.
+    convs = [m for m in prepared.modules() if isinstance(m, nn.Conv3d) and m.kernel_size[1] > 1]
+    assert convs and not any(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
+    with pytest.raises(ValueError, match="MODEL.INFERENCE.CHANNELS_LAST"):
+        use_channels_last(_instant_cfg("MODEL.INFERENCE.CHANNELS_LAST", "yes"))

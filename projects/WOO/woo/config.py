@@ -241,8 +241,9 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     # Inference modes of the "speed" work (woo.inference.optimize), applied to a copy of the model.
     # Fold each BatchNorm into the convolution before it (exact up to float rounding).
     _C.MODEL.INFERENCE.FOLD_BN = True
-    # Channels-last 3-D memory format for 3-D conv weights and the input clip.
-    _C.MODEL.INFERENCE.CHANNELS_LAST = True
+    # Channels-last 3-D memory format for conv weights and the input clip: "on", "off" or
+    # "auto" (on for bf16/fp16, where it is faster; off for fp32, where it was slower on CPU).
+    _C.MODEL.INFERENCE.CHANNELS_LAST = "auto"
 
     # Frames sampled per clip for the fastest pathway (SlowOnly: T; SlowFast: T * ALPHA).
     _C.INPUT.NUM_FRAMES = 32

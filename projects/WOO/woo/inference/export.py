@@ -57,7 +57,9 @@ def build_exportable(cfg, fmt: str) -> ExportableWOO:
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.INFERENCE.PRECISION = "fp32"
     cfg.MODEL.INFERENCE.COMPILE = False
-    cfg.MODEL.INFERENCE.CHANNELS_LAST = cfg.MODEL.INFERENCE.CHANNELS_LAST and fmt == "torchscript"
+    # ONNX has no channels-last; TorchScript keeps it when asked for ("on": fp32 here, so "auto" is off).
+    if fmt != "torchscript":
+        cfg.MODEL.INFERENCE.CHANNELS_LAST = "off"
     # Every proposal leaves the graph; the caller thresholds.
     cfg.MODEL.WOO.MIN_DETECTIONS_PER_CLIP = cfg.MODEL.WOO.NUM_PROPOSALS
     cfg.TEST.DETECTIONS_PER_IMAGE = cfg.MODEL.WOO.NUM_PROPOSALS

@@ -17,7 +17,8 @@ from torch import nn
 
 from woo.utils.json_io import write_json
 
-from .optimize import autocast_context, fold_batch_norms, optimize_for_inference, to_channels_last
+from .optimize import (autocast_context, fold_batch_norms, optimize_for_inference, to_channels_last,
+                       use_channels_last)
 from .two_stage import DETECTOR_MIN_SIZE
 
 __all__ = ["add_arguments", "main", "run", "measure", "prepare_woo", "prepare_two_stage", "WOO_PARTS"]
@@ -169,7 +170,7 @@ def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
         p.requires_grad_(False)
     if inf.FOLD_BN:
         fold_batch_norms(pipeline)
-    if inf.CHANNELS_LAST:
+    if use_channels_last(cfg):
         to_channels_last(pipeline, pipeline.input_modules)
     cast_autocast_weights(pipeline, inf.PRECISION)
 
@@ -277,7 +278,7 @@ def run(args: argparse.Namespace) -> Dict:
     result = {
         "config": args.config_file, "input_size": [height, width], "num_frames": cfg.INPUT.NUM_FRAMES,
         "batch": args.batch, "device": cfg.MODEL.DEVICE, "threads": torch.get_num_threads(),
-        "precision": inf.PRECISION, "fold_bn": inf.FOLD_BN, "channels_last": inf.CHANNELS_LAST,
+        "precision": inf.PRECISION, "fold_bn": inf.FOLD_BN, "channels_last": use_channels_last(cfg),
         "compile": inf.COMPILE, "torch": torch.__version__,
     }
     result.update(measure(subjects, device=torch.device(cfg.MODEL.DEVICE), batch=args.batch,
