@@ -66,5 +66,9 @@ def test_clip_scaled_to_one_warns_and_0_255_does_not(model):
     assert len(outputs) == 2
 
 
-def test_the_check_alone_accepts_a_valid_batch():
-    check_batched_inputs([{"clip": torch.zeros(3, 2, 1, 1), "image_size": (1, 1)}], num_frames=2)
+def test_the_check_alone_accepts_a_valid_batch_without_warning():
+    clip = torch.rand(3, 2, 4, 5, generator=torch.Generator().manual_seed(0)) * 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would fail the test
+        check_batched_inputs([{"clip": clip, "image_size": (4, 5)},
+                              {"clip": clip.to(torch.uint8), "image_size": (3, 5)}], num_frames=2)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fpn_backbone, roi_heads  # noqa: F401  (register the default backbone and heads)
+from . import fpn_backbone as _fpn_backbone, roi_heads as _roi_heads  # noqa: F401  (register the default backbone and heads)
 from .inputs import check_batched_inputs
 from .registry import META_ARCH_REGISTRY, build_backbone, build_roi_heads
 
