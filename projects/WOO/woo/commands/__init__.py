@@ -1,0 +1,1 @@
+"""The ``woo`` sub-commands, one module each: ``add_arguments(parser)`` and ``main(args) -> int``."""
