@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from woo.evaluation import PROTOCOLS, evaluate_csv, evaluate_predictions, write_detections_csv
-from woo.utils.json_io import write_json
+from woo.formats.json_io import write_json
 
 
 def make_data(workdir: str, videos: int, keyframes: int, boxes: int, classes: int, seed: int = 0):

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from woo.config import get_cfg
+from woo.formats.json_io import write_json
 from woo.inference.demo import run_demo
 from woo.inference.predictor import VideoPredictor
 from woo.inference.render import H264Writer
 from woo.modeling import build_model
-from woo.utils.json_io import write_json
 
 FPS = Fraction(30000, 1001)
 

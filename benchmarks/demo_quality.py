@@ -34,10 +34,10 @@ from torchvision.ops import box_iou
 
 from woo.config import get_cfg
 from woo.data.catalog import get_split
+from woo.formats.json_io import write_json
 from woo.inference.demo import run_demo
 from woo.inference.predictor import VideoPredictor
 from woo.inference.render import H264Writer
-from woo.utils.json_io import write_json
 
 FIRST_KEY_SECOND = 902  # annotated second of video time 2 s (frame 60 at 30 FPS)
 

@@ -18,12 +18,15 @@ import platform
 import subprocess
 import sys
 import tempfile
+from typing import Optional
 
 import torch
 
+from two_stage import prepare_two_stage
+
+from woo.commands.latency import measure, prepare_woo
 from woo.config import get_cfg
-from woo.inference.latency import measure, prepare_two_stage, prepare_woo
-from woo.utils.json_io import write_json
+from woo.formats.json_io import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVA_CONFIGS = [f"configs/AVA-v2.2/{name}.yaml" for name in
@@ -40,6 +43,26 @@ MODES = {
 BEST = "ms_per_key_frame_min"
 # A mode that moves synthetic frame-mAP by more than this is not a default.
 MAP_TOLERANCE = 0.01
+
+# Dense tensor-core peak TFLOP/s (fp32 column: TF32 where the GPU has it) by device name,
+# for the share of peak reached on CUDA; a GPU not listed reports none.
+_GPU_PEAK_TFLOPS = {
+    "H200": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
+    "H100": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
+    "A100": {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0},
+}
+
+
+def peak_share(gflops: Optional[float], seconds: float, precision: str,
+               device: torch.device) -> Optional[float]:
+    """Share of the GPU's peak FLOP/s reached (one multiply-add = two FLOPs), or None."""
+    if device.type != "cuda" or gflops is None:
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key, peaks in _GPU_PEAK_TFLOPS.items():
+        if key in name:
+            return 2 * gflops * 1e9 / seconds / (peaks[precision] * 1e12)
+    return None
 
 
 def time_config(config: str, args) -> dict:
@@ -68,6 +91,8 @@ def time_config(config: str, args) -> dict:
                        warmup=args.warmup, iters=args.iters)
     first = {}
     for (kind, mode), r in measured.items():
+        r["peak_flops_share"] = peak_share(r["gflops"], r["ms_per_key_frame"] / 1000, r["precision"],
+                                           torch.device(args.device))
         first.setdefault(kind, r)
         for key in ("gflops", "split_gflops"):
             if key in r and r[key] is None:

@@ -15,7 +15,7 @@ import time
 from woo.config import get_cfg
 from woo.data.build import build_train_loader
 from woo.data.catalog import get_split
-from woo.utils.json_io import write_json
+from woo.formats.json_io import write_json
 
 
 def measure(cfg, batches: int, warmup: int) -> dict:

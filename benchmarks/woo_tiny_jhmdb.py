@@ -13,7 +13,7 @@ import platform
 import time
 
 from woo.cli import main as woo_main
-from woo.utils.json_io import write_json
+from woo.formats.json_io import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "Synthetic", "WOO_Tiny_JHMDB.yaml")

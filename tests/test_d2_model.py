@@ -12,13 +12,14 @@ from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
 from detectron2.layers import ShapeSpec  # noqa: E402
 from detectron2.modeling import BACKBONE_REGISTRY, ROI_HEADS_REGISTRY, Backbone, build_backbone, build_model  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
-from torch import nn  # noqa: E402
 from fvcore.common.config import CfgNode  # noqa: E402
+from torch import nn  # noqa: E402
 
 import woo.config  # noqa: E402
 import woo.d2  # noqa: E402
 from woo.d2.datasets import register_woo_datasets  # noqa: E402
-from woo.engine.evaluator import ActionDetectionEvaluator  # noqa: E402
+from woo.data.catalog import get_split  # noqa: E402
+from woo.engine.ava_evaluator import AVAEvaluator  # noqa: E402
 from woo.engine.optim import build_optimizer  # noqa: E402
 from woo.modeling import WOO as CoreWOO  # noqa: E402
 from woo.modeling import VideoResNet  # noqa: E402
@@ -289,15 +290,15 @@ def test_mapper_and_loaders(woo_datasets):
 
 def test_evaluator_perfect_detections_and_engine_parity(woo_datasets, tmp_path):
     val = DatasetCatalog.get("woo_synthetic_val")
-    evaluator = woo.d2.AVAEvaluator("woo_synthetic_val", str(tmp_path))
-    engine = ActionDetectionEvaluator("woo_synthetic_val")
+    evaluator = woo.d2.build_evaluator(woo.d2.get_cfg(), "woo_synthetic_val", str(tmp_path))
+    engine = AVAEvaluator(get_split("woo_synthetic_val"))
     evaluator.reset(), engine.reset()
     for r in val:
         h, w = r["height"], r["width"]
         boxes = torch.from_numpy(r["boxes"] * np.array([w, h, w, h], dtype=np.float32))
         actions = torch.from_numpy(r["actions"])
         scores = torch.ones(len(boxes))
-        inp = {"video_id": r["video_id"], "timestamp": r["timestamp"]}
+        inp = {"video_id": r["video_id"], "timestamp": r["timestamp"], "height": h, "width": w}
         instances = Instances((h, w), pred_boxes=Boxes(boxes), scores=scores, pred_actions=actions)
         evaluator.process([inp], [{"instances": instances}])
         engine.process([dict(inp, image_size=(h, w))], [{"boxes": boxes, "scores": scores, "actions": actions}])

@@ -4,9 +4,9 @@ import logging
 import numpy as np
 import pytest
 
-from woo.data.ava_annotations import key_frame_index, read_annotations, read_frame_list
+from woo.data.ava_dataset import load_ava_records
 from woo.data.catalog import AVASplit, get_split, list_splits
-from woo.data.dataset import load_ava_records
+from woo.formats.ava_annotations import key_frame_index, read_annotations, read_frame_list
 
 
 def _write(path, text):
@@ -32,7 +32,7 @@ vidB,0902,0.2,0.2,0.4,0.4,4
 
 def test_annotations_group_rows_into_multi_hot_boxes(tmp_path, caplog):
     path = _write(tmp_path / "ava_train_v2.2.csv", GT_ROWS)
-    with caplog.at_level(logging.INFO, logger="woo.data.ava_annotations"):
+    with caplog.at_level(logging.INFO, logger="woo.formats.ava_annotations"):
         boxes, stats = read_annotations(path, class_ids={1, 2, 3, 4, 5})
     a902 = boxes[("vidA", 902)]
     assert [b.box for b in a902] == [(0.1, 0.2, 0.3, 0.4), (0.5, 0.5, 0.9, 0.9)]

@@ -6,7 +6,8 @@ import torch
 
 from woo.config import get_cfg
 from woo.data.clip_sampling import clip_frame_indices
-from woo.data.mapper import ClipMapper, read_frames
+from woo.data.frames import read_frames
+from woo.data.mapper import ClipMapper
 from woo.data.transforms import hflip_boxes, resize_clip, resized_shape, sample_short_side
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from woo.data.ava_annotations import read_frame_list
+from woo.formats.ava_annotations import read_frame_list
 
 _SCRIPT = os.path.join(os.path.dirname(__file__), "..", "datasets", "build_frame_lists.py")
 

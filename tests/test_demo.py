@@ -135,13 +135,13 @@ def error_of(capsys):
     return err[0]
 
 
-def test_bad_inputs_one_line_exit_2(trained, tmp_path, capsys):
+def test_bad_inputs_one_line_exit_1(trained, tmp_path, capsys):
     missing = tmp_path / "missing.mp4"
-    assert demo(trained, missing, tmp_path / "o1") == 2
+    assert demo(trained, missing, tmp_path / "o1") == 1
     assert error_of(capsys) == f"woo demo: error: input not found: {missing}"
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00not a video" * 100)
-    assert demo(trained, junk, tmp_path / "o2") == 2
+    assert demo(trained, junk, tmp_path / "o2") == 1
     assert error_of(capsys).startswith(f"woo demo: error: cannot read video {junk}")
     # An mp4 whose index announces 30 frames and whose data is all zeros: nothing decodes.
     whole, zeroed = tmp_path / "whole.mp4", tmp_path / "zeroed.mp4"
@@ -150,12 +150,12 @@ def test_bad_inputs_one_line_exit_2(trained, tmp_path, capsys):
     start = data.index(b"mdat") + 4
     data[start:] = bytes(len(data) - start)
     zeroed.write_bytes(bytes(data))
-    assert demo(trained, zeroed, tmp_path / "o3") == 2
+    assert demo(trained, zeroed, tmp_path / "o3") == 1
     assert error_of(capsys).startswith(f"woo demo: error: no frame of {zeroed} decodes")
     assert not os.path.exists(tmp_path / "o3")  # nothing is left behind
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert demo(trained, empty, tmp_path / "o4") == 2
+    assert demo(trained, empty, tmp_path / "o4") == 1
     assert error_of(capsys) == f"woo demo: error: {empty} holds no frame (.jpg, .jpeg, .png, .bmp)"
 
 
@@ -163,17 +163,17 @@ def test_bad_weights_name_the_file(trained, tmp_path, capsys):
     video = tmp_path / "v.mp4"
     encode(video, val_frames(trained, 4), 30)
     missing = tmp_path / "nope.pth"
-    assert demo(trained, video, tmp_path / "o", weights=str(missing)) == 2
+    assert demo(trained, video, tmp_path / "o", weights=str(missing)) == 1
     assert str(missing) in error_of(capsys)
     foreign = tmp_path / "foreign.pth"
     torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, foreign)
-    assert demo(trained, video, tmp_path / "o", weights=str(foreign)) == 2
+    assert demo(trained, video, tmp_path / "o", weights=str(foreign)) == 1
     assert error_of(capsys).startswith(f"woo demo: error: {foreign} is not a WOO checkpoint for this config")
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"garbage")
-    assert demo(trained, video, tmp_path / "o", weights=str(garbage)) == 2
+    assert demo(trained, video, tmp_path / "o", weights=str(garbage)) == 1
     assert f"cannot read checkpoint {garbage}" in error_of(capsys)
-    assert main(["demo", "--config-file", INSTANT, "--input", str(video), "--output", str(tmp_path / "o")]) == 2
+    assert main(["demo", "--config-file", INSTANT, "--input", str(video), "--output", str(tmp_path / "o")]) == 1
     assert "MODEL.WEIGHTS is empty" in error_of(capsys)
 
 
@@ -218,9 +218,9 @@ def test_an_interrupted_demo_leaves_no_output(trained, tmp_path):
 
 
 def test_predictor_entry_points_agree(trained):
-    from woo import VideoPredictor
     from woo.config import get_cfg
     from woo.data.transforms import resize_clip
+    from woo.inference import VideoPredictor
 
     cfg = get_cfg()
     cfg.merge_from_file(INSTANT)
@@ -248,6 +248,6 @@ def test_predictor_entry_points_agree(trained):
 
 def test_import_woo_stays_light():
     code = ("import sys, woo; assert 'torch' not in sys.modules; "
-            "woo.VideoPredictor; assert 'detectron2' not in sys.modules; print('ok')")
+            "from woo.inference import VideoPredictor; assert 'detectron2' not in sys.modules; print('ok')")
     env = {**os.environ, "PYTHONPATH": os.path.join(REPO, "projects", "WOO")}
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "ok\n"

@@ -10,8 +10,8 @@ pytest.importorskip("detectron2")
 from detectron2.modeling import build_model  # noqa: E402
 
 import woo.d2  # noqa: E402
-from woo import VideoPredictor  # noqa: E402
 from woo.config import get_cfg  # noqa: E402
+from woo.inference import VideoPredictor  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")

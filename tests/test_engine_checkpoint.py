@@ -1,4 +1,4 @@
-"""Atomic, safe checkpoints and RNG state of woo.engine.checkpoint."""
+"""Atomic, safe checkpoints and RNG state of woo.runtime.checkpoint."""
 import errno
 import os
 import random
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from woo.engine.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
+from woo.runtime.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 
 
 def _draws():
@@ -94,7 +94,7 @@ def test_full_disk_names_the_file_and_removes_the_partial_one(tmp_path, monkeypa
     ckpt = WooCheckpointer(model, str(tmp_path), optimizer=torch.optim.AdamW(model.parameters()))
     ckpt.save("model_0000000", iteration=0)
     real_fdopen = os.fdopen
-    monkeypatch.setattr("woo.engine.checkpoint.os.fdopen", lambda fd, mode: _DiskFillsUp(real_fdopen(fd, mode), 2000))
+    monkeypatch.setattr("woo.runtime.checkpoint.os.fdopen", lambda fd, mode: _DiskFillsUp(real_fdopen(fd, mode), 2000))
     with pytest.raises(CheckpointError) as info:
         ckpt.save("model_0000001", iteration=1)
     message = str(info.value)

@@ -99,7 +99,7 @@ def test_unusable_output_dir_is_one_line_naming_it(tmp_path, capsys, kind):
 
 def test_flags_anywhere_among_the_overrides(monkeypatch):
     captured = {}
-    monkeypatch.setattr("woo.engine.launch._main", lambda args: captured.setdefault("args", args) and 0)
+    monkeypatch.setattr("woo.commands.train.launch", lambda run, args, **kwargs: captured.setdefault("args", args[0]))
     assert main(["train", "SOLVER.BASE_LR", "-1e-3", "--eval-only", "OUTPUT_DIR", "x",
                  "--config-file", INSTANT, "--num-gpus", "2"]) == 0
     args = captured["args"]

@@ -6,8 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from woo.evaluation import evaluate_csv, evaluate_predictions, read_box_csv, read_labelmap, write_detections_csv
-from woo.evaluation import cli
+from woo.commands import ava_eval as cli
+from woo.evaluation import evaluate_csv, evaluate_predictions, write_detections_csv
+from woo.formats.ava_box_csv import read_box_csv
+from woo.formats.label_map import read_labelmap
 
 GT_BOX = (0.1, 0.1, 0.5, 0.5)
 FAR_BOX = (0.6, 0.6, 0.9, 0.9)

@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from woo.evaluation import evaluate_csv, read_labelmap
+from woo.evaluation import evaluate_csv
 from woo.evaluation.frame_map import average_precision
+from woo.formats.label_map import read_labelmap
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ava_golden")
 EXPECTED = json.load(open(os.path.join(GOLDEN, "expected.json")))

@@ -7,8 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from woo.evaluation import (detections, evaluate_csv, evaluate_predictions, read_box_csv, read_exclusions,
-                            read_labelmap, write_detections_csv)
+from woo.evaluation import evaluate_csv, evaluate_predictions, write_detections_csv
+from woo.formats import atomic
+from woo.formats.ava_annotations import read_exclusions
+from woo.formats.ava_box_csv import read_box_csv
+from woo.formats.label_map import read_labelmap
 
 BOX = (0.1, 0.1, 0.5, 0.5)
 PROTOCOLS = ["official", "pyslowfast"]
@@ -47,7 +50,7 @@ def test_no_box_from_the_model_writes_metrics_and_completes(tmp_path, woo_datase
     import torch
 
     from woo.cli import main
-    from woo.engine.setup import load_config
+    from woo.config import load_config
     from woo.modeling import build_model
 
     out = tmp_path / "eval"
@@ -140,8 +143,8 @@ def test_disk_full_while_writing_detections_removes_the_temporary_file(tmp_path,
     class FullDisk:
         """A file that is created, then cannot take a byte."""
 
-        def __init__(self, path, mode):
-            self._file = open(path, mode)
+        def __init__(self, fd, mode, **kwargs):
+            self._file = real_fdopen(fd, mode, **kwargs)
 
         def write(self, data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -152,10 +155,11 @@ def test_disk_full_while_writing_detections_removes_the_temporary_file(tmp_path,
         def __exit__(self, *exc):
             self._file.close()
 
-    monkeypatch.setattr(detections, "open", FullDisk, raising=False)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(atomic.os, "fdopen", FullDisk)
     path = tmp_path / "detections.csv"
     pred = {"video_id": "vid", "timestamp": 902, "boxes": np.array([BOX]), "scores": np.array([[0.5, 0.25]])}
-    with pytest.raises(OSError, match=r"cannot write .*detections\.csv: No space left on device") as error:
+    with pytest.raises(OSError, match=r"cannot write .*detections\.csv: no space left on device") as error:
         write_detections_csv(str(path), [pred])
     assert error.value.errno == errno.ENOSPC
     assert os.listdir(tmp_path) == []

@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from woo.engine.evaluator import ActionDetectionEvaluator
+from woo.data.ava_dataset import AVASplit
+from woo.engine.ava_evaluator import AVAEvaluator
 
 INSTANT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "Synthetic",
                        "WOO_Instant.yaml")
 
 
+# Only the files' names: nothing is evaluated here.
+_SPLIT = AVASplit(name="hand-made", frames_dir="", frame_list="", annotations="gt.csv", label_map="map.pbtxt",
+                  eval_label_map="map.pbtxt", exclusions=None, num_actions=2)
+
+
 def _predictions(action_score):
-    evaluator = ActionDetectionEvaluator("woo_synthetic_val", action_score=action_score)
+    evaluator = AVAEvaluator(_SPLIT, action_score=action_score)
     inputs = [{"video_id": "v", "timestamp": 902, "image_size": (100, 200)}]
     outputs = [{"boxes": torch.tensor([[20.0, 10.0, 100.0, 50.0], [0.0, 0.0, 400.0, 100.0]]),
                 "scores": torch.tensor([0.9, 0.5]),
@@ -34,12 +40,12 @@ def test_action_score_modes():
     np.testing.assert_allclose(action["boxes"], [[0.1, 0.1, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0]])
     np.testing.assert_array_equal(action["boxes"], product["boxes"])
     with pytest.raises(ValueError, match="MODEL.WOO.ACTION_SCORE must be one of"):
-        ActionDetectionEvaluator("woo_synthetic_val", action_score="actor")
+        AVAEvaluator(_SPLIT, action_score="actor")
 
 
 @pytest.fixture(scope="module")
 def model():
-    from woo.engine.setup import load_config
+    from woo.config import load_config
     from woo.modeling import build_model
 
     return build_model(load_config(INSTANT, ["MODEL.DEVICE", "cpu"])).eval()

@@ -7,9 +7,9 @@ import torch
 
 from woo.cli import main as woo_main
 from woo.config import get_cfg
-from woo.engine.checkpoint import WooCheckpointer
 from woo.inference.export import build_exportable, export_model
 from woo.modeling import build_model
+from woo.runtime.checkpoint import WooCheckpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")

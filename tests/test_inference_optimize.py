@@ -7,8 +7,8 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from woo.config import get_cfg
-from woo.inference.optimize import autocast_context, fold_batch_norms, optimize_for_inference, use_channels_last
 from woo.modeling import build_model
+from woo.runtime.inference_modes import autocast_context, fold_batch_norms, optimize_for_inference, use_channels_last
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")

@@ -10,7 +10,7 @@ import pytest
 from woo.cli import main as woo_main
 from woo.data.catalog import get_split, list_splits, load_dataset_dicts
 from woo.data.tube_dataset import TubeSplit, load_tube_records
-from woo.evaluation.act_groundtruth import read_act_groundtruth
+from woo.formats.act_groundtruth import read_act_groundtruth
 
 HEIGHT, WIDTH = 24, 32
 
@@ -185,8 +185,9 @@ def test_synth_jhmdb_is_reproducible_and_readable(tmp_path):
 
 def test_d2_registers_the_splits_with_tube_metadata(woo_datasets):
     pytest.importorskip("detectron2")
-    import woo.d2  # noqa: F401
     from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    import woo.d2  # noqa: F401
 
     assert "jhmdb21_split3_test_every8" in DatasetCatalog.list()
     meta = MetadataCatalog.get("woo_synthetic_jhmdb_test")

@@ -8,6 +8,8 @@ import torch
 
 from woo.cli import main as woo_main
 from woo.config import get_cfg
+from woo.data.catalog import get_split
+from woo.engine.tube_evaluator import TubeEvaluator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
@@ -62,9 +64,7 @@ def test_train_and_evaluate_writes_frame_and_video_map(tmp_path):
 
 
 def test_evaluator_scales_boxes_scores_pairs_and_keeps_the_best(woo_datasets):
-    from woo.engine.tube_evaluator import TubeDetectionEvaluator
-
-    evaluator = TubeDetectionEvaluator("woo_synthetic_jhmdb_test", detections_per_frame=3)
+    evaluator = TubeEvaluator(get_split("woo_synthetic_jhmdb_test"), detections_per_frame=3)
     inputs = [{"video_id": "test000", "timestamp": 5, "image_size": (60, 80), "height": 120, "width": 160}]
     outputs = [{"boxes": torch.tensor([[10.0, 20.0, 30.0, 40.0], [0.0, 0.0, 8.0, 8.0]]),
                 "scores": torch.tensor([0.5, 1.0]),
@@ -82,12 +82,13 @@ def test_d2_tube_evaluator_scores_ground_truth_as_perfect(woo_datasets, tmp_path
     pytest.importorskip("detectron2")
     from detectron2.structures import Boxes, Instances
 
-    from woo.d2.tube_evaluator import TubeEvaluator
-    from woo.data.catalog import get_split
+    import woo.d2
 
     split = get_split("woo_synthetic_jhmdb_test")
     gt = split.read_groundtruth()
-    evaluator = TubeEvaluator(split.name, str(tmp_path), action_score="action")
+    cfg = woo.d2.get_cfg()
+    cfg.MODEL.WOO.ACTION_SCORE = "action"
+    evaluator = woo.d2.build_evaluator(cfg, split.name, str(tmp_path))
     evaluator.reset()
     for video in split.videos(gt):
         ((label, (tube,)),) = gt.gttubes[video].items()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from woo import model_zoo
-from woo.engine.checkpoint import WooCheckpointer
+from woo.runtime.checkpoint import WooCheckpointer
 
 INSTANT = "Synthetic/WOO_Instant.yaml"
 

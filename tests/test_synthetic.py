@@ -5,12 +5,13 @@ import os
 import numpy as np
 import pytest
 
+from woo.cli import main as woo_main
 from woo.data import synthetic
-from woo.data.ava_annotations import read_annotations, read_exclusions, read_frame_list
-from woo.data.ava_label_map import read_labelmap
+from woo.data.ava_dataset import load_ava_records
 from woo.data.catalog import AVASplit
-from woo.data.dataset import load_ava_records
 from woo.data.synthetic import ACTIONS, SyntheticConfig, generate, split_files
+from woo.formats.ava_annotations import read_annotations, read_exclusions, read_frame_list
+from woo.formats.label_map import read_labelmap
 
 TINY = SyntheticConfig(seed=3, train_videos=3, val_videos=2, key_frames=4, width=64, height=48)
 
@@ -118,17 +119,18 @@ def test_walkers_bounce_inside_the_frame():
 
 
 def test_synth_command(tmp_path, capsys):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    synthetic.add_arguments(parser)
     out = str(tmp_path / "s")
-    args = parser.parse_args(["--out", out, "--videos", "3", "--key-frames", "2", "--width", "48", "--height", "32"])
-    assert synthetic.main(args) == 0
+    args = ["synth", "--out", out, "--videos", "3", "--key-frames", "2", "--width", "48", "--height", "32"]
+    assert woo_main(args) == 0
     assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3
     assert len(read_frame_list(split_files(out, "val")["frame_list"])) == 1
-    assert synthetic.main(args) == 1 and "exists" in capsys.readouterr().out
+    capsys.readouterr()
+    assert woo_main(args) == 1
+    assert capsys.readouterr().err == f"woo synth: error: {out} exists (use --force to replace it)\n"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+    # A parameter of the other layout is a usage error.
+    assert woo_main(["synth", "--format", "jhmdb", "--out", str(tmp_path / "j"), "--key-frames", "2"]) == 2
+    assert "--key-frames does not apply to --format jhmdb" in capsys.readouterr().err
 
 
 def test_non_default_dataset_is_used_with_a_warning(tmp_path, caplog):

@@ -1,14 +1,15 @@
 """`woo tube-eval` and evaluate_tube_detections: perfect, partial and malformed detections."""
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
 
 from woo.cli import main as woo_main
-from woo.evaluation.act_groundtruth import read_act_groundtruth
 from woo.evaluation.tube_eval import evaluate_tube_detections, read_tube_detections_csv, write_tube_detections_csv
 from woo.evaluation.tube_map import FrameDetections
+from woo.formats.act_groundtruth import read_act_groundtruth
 
 KEYS = {"frame_mAP@0.5", "per_class", "video_mAP@0.2", "video_mAP@0.5", "video_mAP@0.75", "video_mAP@0.5:0.95"}
 
@@ -82,21 +83,23 @@ def test_missed_frames_lower_frame_map_and_tubes_follow_detections(tmp_path, gro
     ("v0,1,1,2,3,4,2,0.5", r"det.csv:2: label 2 outside 0..1"),
     ("v0,1,1,2,3,nan,0,0.5", r"det.csv:2: box and score must be finite"),
 ])
-def test_malformed_rows_name_file_and_line(tmp_path, groundtruth, row, message):
-    with pytest.raises(ValueError, match=message):
-        _run(tmp_path, groundtruth, [row])
+def test_malformed_rows_name_file_and_line(tmp_path, groundtruth, row, message, capsys):
+    code, result = _run(tmp_path, groundtruth, [row])
+    err = capsys.readouterr().err
+    assert code == 1 and result is None
+    assert re.fullmatch(r"woo tube-eval: error: .*" + message + r".*\n", err), err
 
 
-def test_rows_of_other_videos_are_counted(tmp_path, groundtruth, caplog):
+def test_rows_of_other_videos_are_counted(tmp_path, groundtruth, capsys):
     rows = _rows_from_groundtruth(groundtruth) + ["elsewhere,1,1,2,3,4,0,0.5"]
     _, result = _run(tmp_path, groundtruth, rows)
     assert result["frame_mAP@0.5"] == pytest.approx(1.0)
-    assert "skipped 1 rows of 1 videos outside the evaluated split" in caplog.text
+    assert "skipped 1 rows of 1 videos outside the evaluated split" in capsys.readouterr().err
 
 
-def test_split_option_and_csv_round_trip(tmp_path, groundtruth):
-    with pytest.raises(ValueError, match=r"GT.pkl: split 2 does not exist; the file has splits 1..1"):
-        _run(tmp_path, groundtruth, [], "--split", "2")
+def test_split_option_and_csv_round_trip(tmp_path, groundtruth, capsys):
+    assert _run(tmp_path, groundtruth, [], "--split", "2")[0] == 1
+    assert "GT.pkl: split 2 does not exist; the file has splits 1..1" in capsys.readouterr().err
     gt = read_act_groundtruth(groundtruth)
     videos = gt.videos("test")
     detections = FrameDetections([0, 3], [1, 5], [1, 0], [0.123456789, 0.5], [[1.5, 2.25, 30.125, 40], [0, 0, 9, 9]])

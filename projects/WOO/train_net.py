@@ -7,21 +7,19 @@
 The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
 
-from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 
 # Importing woo.d2 registers the META_ARCH "WOO", its backbone, its ROI heads and the datasets.
 from woo.d2 import (
     AtomicDetectionCheckpointer,
-    AVAEvaluator,
     build_clip_test_loader,
     build_clip_train_loader,
+    build_evaluator,
     get_cfg,
 )
-from woo.d2.tube_evaluator import TubeEvaluator
 from woo.engine.optim import build_lr_scheduler, build_optimizer
-from woo.engine.output_dir import inference_dir
-from woo.inference.optimize import autocast_context, optimize_for_inference
+from woo.runtime.inference_modes import autocast_context, optimize_for_inference
+from woo.runtime.output_dir import inference_dir
 
 
 class Trainer(DefaultTrainer):
@@ -47,9 +45,7 @@ class Trainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = inference_dir(cfg.OUTPUT_DIR, dataset_name, len(cfg.DATASETS.TEST))
-        if MetadataCatalog.get(dataset_name).evaluator_type == "tube":  # JHMDB-21 / UCF101-24 layout
-            return TubeEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE, cfg.TEST.DETECTIONS_PER_IMAGE)
-        return AVAEvaluator(dataset_name, output_folder, cfg.MODEL.WOO.ACTION_SCORE)
+        return build_evaluator(cfg, dataset_name, output_folder)
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):

@@ -1,28 +1,38 @@
 """The ``woo`` command: one sub-command per job.
 
-Each sub-command lives in its own module, which defines
-``add_arguments(parser)`` and ``main(args) -> int``; modules are imported only
-when their sub-command runs. A sub-command whose last argument takes the
-remaining words (``nargs=argparse.REMAINDER``: config overrides, KEY VALUE
-pairs) accepts its flags anywhere, before, between or after the pairs.
+Each sub-command lives in its own module of :mod:`woo.commands`, which defines
+``add_arguments(parser)`` and ``main(args) -> int``; a module is imported
+only when its sub-command runs, so ``woo --help`` and light commands stay fast.
+A sub-command whose last argument takes the remaining words
+(``nargs=argparse.REMAINDER``: config overrides, KEY VALUE pairs) accepts its
+flags anywhere, before, between or after the pairs.
 
-Exit codes: 0 success, 1 an error reported on one line, 2 a usage error.
+Exit codes: 0 success; 1 an error, reported here, for every command, as one line
+``woo <command>: error: ...`` (no traceback; ``WOO_TRACEBACK=1`` shows it);
+2 a usage error; 130 interrupted (Ctrl-C).
 """
 import argparse
 import importlib
+import logging
+import os
 import sys
+import traceback
+import warnings
 from typing import List, Optional
+
+from woo.commands.errors import USER_ERRORS, UsageError
+from woo.runtime.logger import setup_logger
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS = {
-    "train": ("woo.engine.launch", "train and/or evaluate a model from a config"),
-    "synth": ("woo.data.synthetic", "write the synthetic AVA-format dataset"),
-    "ava-eval": ("woo.evaluation.cli", "frame-mAP of an AVA detection CSV"),
-    "tube-eval": ("woo.evaluation.tube_cli", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
-    "flops": ("woo.modeling.flops", "GFLOPs and parameters of a config's model"),
-    "demo": ("woo.inference.demo", "run a trained model on a video: annotated video, tracks, timeline"),
-    "latency": ("woo.inference.latency", "milliseconds per key frame, beside the two-stage pipeline"),
-    "export": ("woo.inference.export", "export a model to ONNX or TorchScript"),
+    "train": ("woo.commands.train", "train and/or evaluate a model from a config"),
+    "synth": ("woo.commands.synth", "write the synthetic dataset, in AVA's or JHMDB-21's layout"),
+    "ava-eval": ("woo.commands.ava_eval", "frame-mAP of an AVA detection CSV"),
+    "tube-eval": ("woo.commands.tube_eval", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
+    "flops": ("woo.commands.flops", "GFLOPs and parameters of a config's model"),
+    "demo": ("woo.commands.demo", "run a trained model on a video: annotated video, tracks, timeline"),
+    "latency": ("woo.commands.latency", "milliseconds per key frame of a config's model, by part"),
+    "export": ("woo.commands.export", "export a model to ONNX or TorchScript"),
 }
 
 
@@ -36,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # fvcore and pytorchvideo script functions at import time, which torch 2.10+ reports as deprecated:
+    # noise a user can do nothing about, printed before a command's one line of output or error.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     # Parse the sub-command name first, then let its module define its arguments.
@@ -48,7 +61,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
     args = parse_flags_anywhere(sub_parser, argv[1:])
-    return int(module.main(args) or 0)
+    # Warnings reach the user's terminal; a command that reports progress sets up more itself.
+    setup_logger(stream="stderr", level=logging.WARNING)
+    try:
+        return int(module.main(args) or 0)
+    except KeyboardInterrupt as e:
+        detail = f": {e.args[0]}" if e.args else ""
+        print(f"woo {name}: interrupted{detail}", file=sys.stderr)
+        return 130
+    except UsageError as e:
+        return _report(name, e, 2)
+    except USER_ERRORS as e:
+        return _report(name, e, 1)
+
+
+def _report(name: str, error: BaseException, code: int) -> int:
+    """Print ``error`` as one line ``woo <name>: error: ...`` (the traceback too with
+    ``WOO_TRACEBACK=1``) and return ``code``."""
+    if os.environ.get("WOO_TRACEBACK", "") not in ("", "0"):
+        traceback.print_exception(error)
+    # A KeyError's str() is its repr; a torch loading error can run over many lines (its first says what failed).
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    lines = str(message).strip().splitlines() or [type(error).__name__]
+    print(f"woo {name}: error: {lines[0]}", file=sys.stderr)
+    return code
 
 
 def parse_flags_anywhere(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:

@@ -11,9 +11,17 @@ Two entry points:
 Merging a file or a list that names an unknown key raises a ``KeyError`` that
 names the key (fvcore's behaviour, with the key spelt out in full).
 """
+import os
+from typing import List, Optional
+
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
-__all__ = ["CfgNode", "get_cfg", "add_woo_config"]
+__all__ = ["CfgNode", "get_cfg", "add_woo_config", "load_config", "configs_dir", "list_configs", "find_config_file"]
+
+# The configs ship inside the package (setup.py links or copies the checkout's configs/ to woo/configs);
+# a source checkout used without installing it has them at its root.
+_PACKAGED_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+_CHECKOUT_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "configs")
 
 
 class CfgNode(_FvcoreCfgNode):
@@ -238,7 +246,7 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.INFERENCE.PRECISION = "fp32"
     # Compile the model with torch.compile for inference.
     _C.MODEL.INFERENCE.COMPILE = False
-    # Inference modes of the "speed" work (woo.inference.optimize), applied to a copy of the model.
+    # Inference modes of the "speed" work (woo.runtime.inference_modes), applied to a copy of the model.
     # Fold each BatchNorm into the convolution before it (exact up to float rounding).
     _C.MODEL.INFERENCE.FOLD_BN = True
     # Channels-last 3-D memory format for conv weights and the input clip: "on", "off" or
@@ -268,4 +276,64 @@ def get_cfg() -> CfgNode:
     """A fresh copy of WOO's default configuration."""
     cfg = _detectron2_compatible_keys()
     add_woo_config(cfg)
+    return cfg
+
+
+def configs_dir() -> str:
+    """The folder of WOO's shipped configs (``configs/`` of the source tree).
+
+    Raises:
+        FileNotFoundError: neither the installed package nor a source checkout has them.
+    """
+    for folder in (_PACKAGED_CONFIGS, _CHECKOUT_CONFIGS):
+        if os.path.isdir(folder):
+            return os.path.abspath(folder)
+    raise FileNotFoundError(f"WOO's configs are missing from {_PACKAGED_CONFIGS}: reinstall woo (pip install .)")
+
+
+def list_configs() -> List[str]:
+    """Shipped config names, relative to ``configs/`` (e.g. "AVA-v2.2/WOO_SlowFast_R50_8x8.yaml");
+    the ``Base-*`` files that others build on are left out."""
+    root = configs_dir()
+    names = []
+    for folder, _, files in os.walk(root):
+        names += [os.path.relpath(os.path.join(folder, f), root) for f in files
+                  if f.endswith(".yaml") and not f.startswith("Base-")]
+    return sorted(names)
+
+
+def find_config_file(config_file: str) -> str:
+    """``config_file`` if it is a file; else the shipped config of that name, given relative to
+    ``configs/`` or with it ("Synthetic/WOO_Tiny.yaml", "configs/Synthetic/WOO_Tiny.yaml"), from any folder.
+
+    Raises:
+        FileNotFoundError: naming ``config_file`` (and listing the shipped configs).
+    """
+    if os.path.isfile(config_file):
+        return config_file
+    name = os.path.normpath(config_file)
+    if not os.path.isabs(name):
+        name = name[len("configs" + os.sep):] if name.startswith("configs" + os.sep) else name
+        shipped = os.path.join(configs_dir(), name)
+        if name.endswith(".yaml") and os.path.isfile(shipped):
+            return shipped
+    raise FileNotFoundError(f"config file not found: {config_file} (nor among WOO's configs: "
+                            f"{', '.join(list_configs())})")
+
+
+def load_config(config_file: str, opts: Optional[List[str]] = None) -> CfgNode:
+    """WOO defaults, merged with ``config_file`` and then ``opts`` (KEY VALUE pairs).
+
+    Args:
+        config_file: a YAML file, or the name of a shipped config (see :func:`find_config_file`).
+
+    Raises:
+        FileNotFoundError: ``config_file`` does not exist.
+        KeyError: the file or ``opts`` name a key WOO does not have.
+        ValueError: ``opts`` is not a list of pairs.
+    """
+    cfg = get_cfg()
+    if config_file:
+        cfg.merge_from_file(find_config_file(config_file))
+    cfg.merge_from_list(list(opts or []))
     return cfg

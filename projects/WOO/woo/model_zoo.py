@@ -7,34 +7,27 @@ the ``model_final.pth`` that ``woo train`` (or ``train_net.py``) writes for that
 MODEL_ZOO.md lists the configs, their measured cost and which checkpoints exist.
 """
 import os
-from typing import List, Optional
+from typing import Optional
 
+import torch
 from torch import nn
+
+from woo.config import CfgNode, configs_dir, list_configs, load_config
+from woo.modeling import build_model
+from woo.runtime.checkpoint import WooCheckpointer
 
 __all__ = ["get_config_file", "get_config", "get", "get_checkpoint_path", "list_configs"]
 
-_CONFIGS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs"))
-
-
-def list_configs() -> List[str]:
-    """Config paths relative to ``configs/``, e.g. "AVA-v2.2/WOO_SlowFast_R50_8x8.yaml"."""
-    paths = []
-    for root, _, files in os.walk(_CONFIGS):
-        for f in files:
-            if f.endswith(".yaml") and not f.startswith("Base-"):
-                paths.append(os.path.relpath(os.path.join(root, f), _CONFIGS))
-    return sorted(paths)
-
 
 def get_config_file(config_path: str) -> str:
-    """Absolute path of ``configs/<config_path>``.
+    """Absolute path of the shipped config ``configs/<config_path>`` (inside the installed package).
 
     Raises:
         RuntimeError: no such config (the message lists those there are).
     """
-    path = os.path.join(_CONFIGS, config_path)
+    path = os.path.join(configs_dir(), config_path)
     if not config_path.endswith(".yaml") or not os.path.isfile(path):
-        raise RuntimeError(f"{config_path} not available in WOO's model zoo ({_CONFIGS}); "
+        raise RuntimeError(f"{config_path} not available in WOO's model zoo ({configs_dir()}); "
                            f"configs: {', '.join(list_configs())}")
     return path
 
@@ -57,16 +50,13 @@ def get_checkpoint_path(config_path: str) -> str:
     return path
 
 
-def get_config(config_path: str, trained: bool = False):
+def get_config(config_path: str, trained: bool = False) -> CfgNode:
     """WOO's config of ``configs/<config_path>``.
 
     Args:
         trained: set ``MODEL.WEIGHTS`` to the cached checkpoint (and skip the Kinetics init).
     """
-    from woo.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.merge_from_file(get_config_file(config_path))
+    cfg = load_config(get_config_file(config_path))
     if trained:
         cfg.MODEL.WEIGHTS = get_checkpoint_path(config_path)
         cfg.MODEL.VIDEO_RESNET.PRETRAINED = ""
@@ -81,11 +71,6 @@ def get(config_path: str, trained: bool = False, device: Optional[str] = None) -
             otherwise the weights are the fresh initialization.
         device: "cpu", "cuda", ...; by default "cuda" when available.
     """
-    import torch
-
-    from woo.engine.checkpoint import WooCheckpointer
-    from woo.modeling import build_model
-
     cfg = get_config(config_path, trained=trained)
     cfg.MODEL.DEVICE = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = build_model(cfg)

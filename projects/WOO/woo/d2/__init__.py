@@ -7,15 +7,15 @@
   ``woo_synthetic_{train,val}`` in DatasetCatalog / MetadataCatalog.
 
 It also provides the config (:func:`get_cfg`), the mapper, loaders, the
-AVA evaluator that ``projects/WOO/train_net.py`` uses, and the drawing of
-action detections (:func:`draw_action_instances`).
+evaluators that ``projects/WOO/train_net.py`` uses (:func:`build_evaluator`), and the
+drawing of action detections (:func:`draw_action_instances`).
 """
 from . import datasets  # noqa: F401  (registers the splits)
 from .backbone import VideoResNetFPNBackbone, build_video_resnet_fpn_backbone
 from .build import build_clip_test_loader, build_clip_train_loader, get_clip_dataset_dicts
 from .checkpoint import AtomicDetectionCheckpointer
 from .config import get_cfg
-from .evaluator import AVAEvaluator
+from .evaluator import InstancesEvaluator, build_evaluator
 from .mapper import ClipDatasetMapper
 from .meta_arch import WOO
 from .roi_heads import WOOROIHeads
@@ -28,7 +28,8 @@ __all__ = [
     "VideoResNetFPNBackbone",
     "build_video_resnet_fpn_backbone",
     "ClipDatasetMapper",
-    "AVAEvaluator",
+    "InstancesEvaluator",
+    "build_evaluator",
     "get_cfg",
     "get_clip_dataset_dicts",
     "build_clip_train_loader",

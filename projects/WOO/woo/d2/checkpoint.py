@@ -1,7 +1,7 @@
 """detectron2's checkpointer with the atomic writes of ``woo train``."""
 from detectron2.checkpoint import DetectionCheckpointer
 
-from woo.engine.checkpoint import AtomicSaveMixin
+from woo.runtime.checkpoint import AtomicSaveMixin
 
 __all__ = ["AtomicDetectionCheckpointer"]
 

@@ -9,8 +9,9 @@ from typing import List, Optional
 
 from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
 
-from woo.data.catalog import AVASplit, get_split, list_splits, load_dataset_dicts
-from woo.data.ava_label_map import read_labelmap
+from woo.data.catalog import AVASplit, class_names, get_split, list_splits, load_dataset_dicts
+
+from .tube_datasets import TubeMetadata, tube_split_names
 
 __all__ = ["AVAMetadata", "register_woo_datasets"]
 
@@ -54,19 +55,11 @@ class AVAMetadata(Metadata):
 
     @functools.cached_property
     def action_classes(self) -> List[str]:
-        split = self.split
-        categories, _ = read_labelmap(split.label_map)
-        names = {c["id"]: c["name"] for c in categories}
-        missing = [i for i in range(1, split.num_actions + 1) if i not in names]
-        if missing:
-            raise ValueError(f"{split.label_map}: no name for action ids {missing} of {split.num_actions}")
-        return [names[i] for i in range(1, split.num_actions + 1)]
+        return class_names(self.name, self.num_actions)
 
 
 def register_woo_datasets() -> None:
     """Register every split of :func:`woo.data.catalog.list_splits` that is not registered yet."""
-    from .tube_datasets import TubeMetadata, tube_split_names
-
     tube_splits = tube_split_names()
     for name in list_splits():
         if name in DatasetCatalog.list():

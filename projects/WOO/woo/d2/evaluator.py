@@ -1,51 +1,74 @@
-"""AVA frame-mAP as a detectron2 ``DatasetEvaluator``."""
+"""WOO's evaluators as detectron2 ``DatasetEvaluator``: the same figures as ``woo train``."""
 from collections import OrderedDict
 from typing import Dict, List
 
 from detectron2.evaluation import DatasetEvaluator
 
-from woo.engine.evaluator import ActionDetectionEvaluator
+from woo.engine.evaluators import build_evaluator as build_core_evaluator
 
-__all__ = ["AVAEvaluator"]
+__all__ = ["InstancesEvaluator", "build_evaluator"]
 
 
-class AVAEvaluator(ActionDetectionEvaluator, DatasetEvaluator):
-    """Frame-mAP@0.5 of a split, computed exactly as ``woo train`` does.
+class InstancesEvaluator(DatasetEvaluator):
+    """A core evaluator (:class:`woo.engine.ava_evaluator.AVAEvaluator` or
+    :class:`woo.engine.tube_evaluator.TubeEvaluator`) reading the model's ``Instances``.
 
-    :class:`woo.engine.evaluator.ActionDetectionEvaluator` reading the model's
-    ``Instances``: the same action scores (``MODEL.WOO.ACTION_SCORE``), the
-    same gathering across processes and de-duplication, the same
-    ``detections.csv`` and :func:`woo.evaluation.evaluate_predictions`.
+    The scores (``MODEL.WOO.ACTION_SCORE``), the gathering across processes, ``detections.csv``
+    and the evaluation are the core evaluator's.
 
     Args:
-        dataset_name: a split registered by :mod:`woo.d2.datasets`.
-        output_dir: where ``detections.csv`` is written ("" writes nothing).
-        action_score: ``MODEL.WOO.ACTION_SCORE``.
+        evaluator: the core evaluator of the split.
     """
+
+    def __init__(self, evaluator):
+        self._evaluator = evaluator
+
+    @property
+    def dataset_name(self) -> str:
+        return self._evaluator.dataset_name
+
+    def reset(self) -> None:
+        self._evaluator.reset()
 
     def process(self, inputs: List[Dict], outputs: List[Dict]) -> None:
         """
         Args:
-            inputs: the mapper's dicts (``video_id``, ``timestamp``).
-            outputs: the model's ``{"instances": Instances}`` with ``pred_boxes``
-                in pixels of ``Instances.image_size``, ``scores``, ``pred_actions``.
+            inputs: the mapper's dicts (``video_id``, ``timestamp``, ``height``, ``width``).
+            outputs: ``{"instances": Instances}`` with ``pred_boxes`` in pixels of
+                ``Instances.image_size``, ``scores``, ``pred_actions``.
         """
+        core_inputs, core_outputs = [], []
         for inp, out in zip(inputs, outputs):
             instances = out["instances"]
-            self.add(inp["video_id"], inp["timestamp"], instances.image_size,
-                     instances.pred_boxes.tensor, instances.scores, instances.pred_actions)
+            core_inputs.append({"video_id": inp["video_id"], "timestamp": inp["timestamp"],
+                                "image_size": instances.image_size, "height": inp["height"], "width": inp["width"]})
+            core_outputs.append(
+                {"boxes": instances.pred_boxes.tensor, "scores": instances.scores, "actions": instances.pred_actions}
+            )
+        self._evaluator.process(core_inputs, core_outputs)
 
     def evaluate(self) -> "OrderedDict[str, Dict[str, float]]":
         """
         Returns:
-            On the main process ``{"frame_mAP": {"frame_mAP@0.5": mAP, "frame_mAP@0.5_pyslowfast":
-            mAP, "AP-<class>": AP, ...}}`` (official protocol unless named; fractions in [0, 1],
-            NaN for a class without ground truth); ``{}`` elsewhere.
+            On the main process ``{"frame_mAP": {"frame_mAP@0.5", ("frame_mAP@0.5_pyslowfast",)
+            "AP-<class>", ...}}`` and, for the JHMDB / UCF layout, ``"video_mAP": {"video_mAP@0.2",
+            ..., "video_mAP@0.5:0.95"}`` (fractions, NaN for a class without ground truth; per-class
+            AP of the official protocol); ``{}`` elsewhere.
         """
-        result = super().evaluate()
+        result = self._evaluator.evaluate()
         if not result:
             return OrderedDict()
-        metrics = {name: float(result[name]) for name in ("frame_mAP@0.5", "frame_mAP@0.5_pyslowfast")}
+        frame = {k: float(v) for k, v in result.items() if k.startswith("frame_mAP@")}
         # "-" keeps the per-class entries out of detectron2's one-line summary (as COCO's "AP-<class>").
-        metrics.update({f"AP-{name}": float(ap) for name, ap in result["per_class"].items()})
-        return OrderedDict(frame_mAP=metrics)
+        frame.update({f"AP-{name}": float(ap) for name, ap in result["per_class"].items()})
+        groups = OrderedDict(frame_mAP=frame)
+        video = {k: float(v) for k, v in result.items() if k.startswith("video_mAP@")}
+        if video:
+            groups["video_mAP"] = video
+        return groups
+
+
+def build_evaluator(cfg, dataset_name: str, output_dir: str = "") -> InstancesEvaluator:
+    """The evaluator ``woo train`` uses for split ``dataset_name`` (the one dispatch,
+    :func:`woo.engine.evaluators.build_evaluator`), reading ``Instances``."""
+    return InstancesEvaluator(build_core_evaluator(cfg, dataset_name, output_dir))

@@ -4,15 +4,14 @@ from typing import List, Set
 
 from detectron2.data import Metadata
 
-from woo.data.catalog import datasets_root, get_split
-from woo.data.tube_dataset import tube_split_factories
+from woo.data.catalog import evaluator_type, get_split, list_splits
 
 __all__ = ["TubeMetadata", "tube_split_names"]
 
 
 def tube_split_names() -> Set[str]:
     """Catalog names of the JHMDB / UCF-layout splits (no file is read)."""
-    return set(tube_split_factories(datasets_root))
+    return {name for name in list_splits() if evaluator_type(name) == "tube"}
 
 
 class TubeMetadata(Metadata):

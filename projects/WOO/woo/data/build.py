@@ -11,10 +11,8 @@ import numpy as np
 import torch
 import torch.utils.data as torchdata
 
-from woo.data.catalog import load_dataset_dicts
-from woo.data.mapper import ClipMapper
-from woo.engine.setup import resolve_seed
-from woo.utils import comm
+from .catalog import load_dataset_dicts
+from .mapper import ClipMapper
 
 __all__ = [
     "get_dataset_dicts",
@@ -159,21 +157,27 @@ class ResumableBatchStream(torchdata.IterableDataset):
             batch += num_workers
 
 
-def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None) -> torchdata.DataLoader:
+def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, rank: int = 0,
+                       world_size: int = 1) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
     Records come from DATASETS.TRAIN (without empty key frames when
     DATALOADER.FILTER_EMPTY_ANNOTATIONS), shuffled with SEED, sharded across
     processes. Batch ``b`` is the same whenever it is built, so a run resumed
     at ``start_iter`` sees what an uninterrupted run would have seen.
+
+    Args:
+        cfg: ``cfg.SEED`` must be resolved already (non-negative, the same on every process:
+            :func:`woo.runtime.seed.resolve_seed`), so that the processes' shards stay disjoint.
+        rank / world_size: this process and the number of processes sharing the batches.
     """
-    world_size, rank = comm.get_world_size(), comm.get_rank()
     if cfg.SOLVER.IMS_PER_BATCH % world_size:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes")
+    if cfg.SEED < 0:
+        raise ValueError(f"SEED {cfg.SEED}: resolve a negative seed first (woo.runtime.seed.resolve_seed)")
     records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
-    # A negative SEED becomes a fresh seed shared by all processes, so their shards stay disjoint.
-    seed = resolve_seed(cfg.SEED)
+    seed = int(cfg.SEED)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
     stream = ResumableBatchStream(
         records, mapper, sampler, batch_size=cfg.SOLVER.IMS_PER_BATCH // world_size,
@@ -192,12 +196,13 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
 
 
 def build_test_loader(
-    cfg, dataset_name: str, *, mapper: Optional[Callable] = None, batch_size: int = 1
+    cfg, dataset_name: str, *, mapper: Optional[Callable] = None, batch_size: int = 1, rank: int = 0,
+    world_size: int = 1,
 ) -> torchdata.DataLoader:
-    """Loader covering split ``dataset_name`` once, sharded across processes, in record order."""
+    """Loader covering split ``dataset_name`` once, sharded across ``world_size`` processes, in record order."""
     records = get_dataset_dicts([dataset_name])
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=False)
-    sampler = InferenceSampler(len(records), rank=comm.get_rank(), world_size=comm.get_world_size())
+    sampler = InferenceSampler(len(records), rank=rank, world_size=world_size)
     return torchdata.DataLoader(
         _MapDataset(records, mapper),
         sampler=sampler,

@@ -1,70 +1,31 @@
-"""Named dataset splits and where their files live.
+"""Named dataset splits: where their files live, their records and their class names.
 
 The datasets root is ``$WOO_DATASETS`` (default ``./datasets``). AVA lives in
 ``<root>/ava`` in the PySlowFast layout (see ``datasets/README.md``); the
 synthetic set lives in ``<root>/woo_synthetic`` in the same layout and is
 generated on first use when missing. JHMDB-21 and UCF101-24 live in
-``<root>/jhmdb`` and ``<root>/ucf24`` in the ACT layout (:mod:`woo.data.tube_dataset`);
-each test split also has an ``_every8`` variant that tests every 8th frame.
+``<root>/jhmdb`` and ``<root>/ucf24`` in the ACT layout (:mod:`woo.data.tube_dataset`),
+the synthetic JHMDB-layout set in ``<root>/woo_synthetic_jhmdb``; each test split
+also has an ``_every8`` variant that tests every 8th frame.
 """
+import functools
+import logging
 import os
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Union
 
-from woo.data.ava_annotations import AVA_VALID_TIMESTAMPS
+from woo.formats.label_map import read_labelmap
 
-__all__ = ["AVASplit", "datasets_root", "list_splits", "get_split", "check_split_files", "load_dataset_dicts"]
+from . import synthetic, synthetic_jhmdb
+from .ava_dataset import AVASplit, load_ava_records
+from .split_files import check_split_files, datasets_root
+from .tube_dataset import TubeSplit, load_tube_records, split_names, tube_split_factories
 
+__all__ = ["AVASplit", "TubeSplit", "datasets_root", "list_splits", "get_split", "evaluator_type",
+           "check_split_files", "load_dataset_dicts", "class_names"]
 
-@dataclass(frozen=True)
-class AVASplit:
-    """Files of one split in the AVA layout.
+logger = logging.getLogger(__name__)
 
-    Attributes:
-        name: the split's catalog name.
-        frames_dir: folder holding ``<video>/<video>_%06d.jpg``.
-        frame_list: PySlowFast frame list of the split's videos.
-        annotations: ground-truth CSV.
-        label_map: training label map (its ids are the action columns kept).
-        eval_label_map: label map whose ids are evaluated.
-        exclusions: excluded-timestamps CSV, or None.
-        num_actions: width of the multi-hot action vectors (column = id - 1).
-        all_key_frames: False: one record per annotated key frame (AVA's
-            files list only key frames with people). True: one record per key
-            frame in ``valid_timestamps`` that the video has, people or not.
-        valid_timestamps: inclusive range of annotated seconds.
-        readme_section: the section of datasets/README.md that says how to get the files.
-    """
-
-    name: str
-    frames_dir: str
-    frame_list: str
-    annotations: str
-    label_map: str
-    eval_label_map: str
-    exclusions: Optional[str]
-    num_actions: int
-    all_key_frames: bool = False
-    valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
-    readme_section: str = "Files each AVA version needs"
-
-    def required_files(self) -> List[Tuple[str, str]]:
-        """(what, path) of every file or folder the split needs, exclusions included when set."""
-        files = [
-            ("frame list", self.frame_list),
-            ("annotations", self.annotations),
-            ("label map", self.label_map),
-            ("evaluation label map", self.eval_label_map),
-        ]
-        if self.exclusions is not None:
-            files.append(("excluded timestamps", self.exclusions))
-        return files + [("frames folder", self.frames_dir)]
-
-
-def datasets_root() -> str:
-    """``$WOO_DATASETS`` or ``./datasets``."""
-    return os.environ.get("WOO_DATASETS", "./datasets")
-
+Split = Union[AVASplit, TubeSplit]
 
 # AVA release -> (label map of training, label map evaluated)
 _AVA_LABEL_MAPS = {
@@ -90,24 +51,25 @@ def _ava_split(version: str, subset: str) -> AVASplit:
 
 
 def _synthetic_split(subset: str) -> AVASplit:
-    from woo.data import synthetic  # the generator pulls in OpenCV; only load it when asked
-
     base = synthetic.ensure_synthetic(os.path.join(datasets_root(), "woo_synthetic"))
-    files = synthetic.split_files(base, subset)
-    return AVASplit(name=f"woo_synthetic_{subset}", all_key_frames=True, **files)
+    return AVASplit(name=f"woo_synthetic_{subset}", all_key_frames=True, **synthetic.split_files(base, subset))
 
 
-def _tube_splits() -> Dict:
-    from woo.data.tube_dataset import tube_split_factories
+def _synthetic_tube_split(subset: str, stride: int, name: str) -> TubeSplit:
+    base = synthetic_jhmdb.ensure_synthetic_jhmdb(os.path.join(datasets_root(), "woo_synthetic_jhmdb"))
+    return TubeSplit(name=name, subset=subset, frame_stride=stride, **synthetic_jhmdb.split_files(base))
 
-    return tube_split_factories(datasets_root)
 
-
-_SPLITS = {
-    **{f"ava_{v}_{s}": (lambda v=v, s=s: _ava_split(v, s)) for v in ("v2.1", "v2.2") for s in ("train", "val")},
-    **{f"woo_synthetic_{s}": (lambda s=s: _synthetic_split(s)) for s in ("train", "val")},
-    **_tube_splits(),
+_AVA_SPLITS: Dict[str, Callable[[], Split]] = {
+    **{f"ava_{v}_{s}": functools.partial(_ava_split, v, s) for v in ("v2.1", "v2.2") for s in ("train", "val")},
+    **{f"woo_synthetic_{s}": functools.partial(_synthetic_split, s) for s in ("train", "val")},
 }
+_TUBE_SPLITS: Dict[str, Callable[[], Split]] = {
+    **tube_split_factories(datasets_root),
+    **{name: functools.partial(_synthetic_tube_split, subset, stride, name)
+       for name, subset, stride in split_names("woo_synthetic_jhmdb")},
+}
+_SPLITS = {**_AVA_SPLITS, **_TUBE_SPLITS}
 
 
 def list_splits() -> List[str]:
@@ -115,7 +77,19 @@ def list_splits() -> List[str]:
     return list(_SPLITS)
 
 
-def get_split(name: str) -> AVASplit:
+def evaluator_type(name: str) -> str:
+    """How split ``name`` is evaluated, without reading or generating a file: "ava"
+    (frame-mAP@0.5) or "tube" (frame-mAP and video-mAP, JHMDB / UCF layout).
+
+    Raises:
+        KeyError: for an unknown name.
+    """
+    if name not in _SPLITS:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(_SPLITS)}")
+    return "tube" if name in _TUBE_SPLITS else "ava"
+
+
+def get_split(name: str) -> Split:
     """Files of split ``name``; a synthetic split is generated first when missing.
 
     Raises:
@@ -126,23 +100,34 @@ def get_split(name: str) -> AVASplit:
     return _SPLITS[name]()
 
 
-def check_split_files(split) -> None:
-    """Raise a one-line ``FileNotFoundError`` naming the first missing file of ``split``
-    (an :class:`AVASplit` or a :class:`~woo.data.tube_dataset.TubeSplit`)
-    and the README section that says where it comes from."""
-    for what, path in split.required_files():
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"dataset {split.name!r}: {what} {path} not found; datasets/README.md, section "
-                f"'{split.readme_section}', lists the files it needs (datasets root "
-                f"{datasets_root()!r}, set by $WOO_DATASETS)"
-            )
-
-
 def load_dataset_dicts(name: str) -> List[Dict]:
-    """One record per key frame of split ``name`` (see :func:`woo.data.dataset.load_ava_records`)."""
-    from woo.data.dataset import load_ava_records
-    from woo.data.tube_dataset import TubeSplit, load_tube_records
-
+    """One record per key frame of split ``name`` (see :func:`woo.data.ava_dataset.load_ava_records`)."""
     split = get_split(name)
     return load_tube_records(split) if isinstance(split, TubeSplit) else load_ava_records(split)
+
+
+def class_names(name: str, num_actions: int) -> List[str]:
+    """Names of the ``num_actions`` action columns of split ``name`` (column j = action id j + 1).
+
+    The synthetic AVA-layout splits use the generator's list (nothing is generated to
+    name them); other AVA-layout splits read their label map; JHMDB / UCF-layout
+    splits read their ground-truth pickle. An id without a name, or a missing file, is
+    named ``action <id>`` with a warning that names the file.
+    """
+    names = {i: f"action {i}" for i in range(1, num_actions + 1)}
+    if name.startswith("woo_synthetic_") and not name.startswith("woo_synthetic_jhmdb"):
+        names.update(dict(synthetic.ACTIONS))
+        return [names[i] for i in range(1, num_actions + 1)]
+    split = get_split(name)
+    source = split.groundtruth if isinstance(split, TubeSplit) else split.label_map
+    if not os.path.isfile(source):
+        logger.warning("%s of dataset %s not found; actions are shown by id", source, name)
+    elif isinstance(split, TubeSplit):
+        names.update({i + 1: label for i, label in enumerate(split.read_groundtruth().labels)})
+    else:
+        names.update({c["id"]: c["name"] for c in read_labelmap(source)[0]})
+    unnamed = [i for i in range(1, num_actions + 1) if names[i] == f"action {i}"]
+    if unnamed and os.path.isfile(source):
+        logger.warning("%s names no action id %s of the %d actions; they are shown by id", source, unnamed,
+                       num_actions)
+    return [names[i] for i in range(1, num_actions + 1)]

@@ -1,14 +1,14 @@
 """Key-frame record -> model input: decode the clip, resize, flip, move the boxes."""
-import os
 from typing import Dict, List, Sequence
 
-import cv2
 import numpy as np
 import torch
 
-from woo.data.clip_sampling import clip_frame_indices
-from woo.data.transforms import (
-    boxes_to_pixels,
+from woo.formats.boxes import boxes_to_pixels
+
+from .clip_sampling import clip_frame_indices
+from .frames import read_frames
+from .transforms import (
     hflip_boxes,
     hflip_clip,
     resize_clip,
@@ -16,34 +16,7 @@ from woo.data.transforms import (
     sample_short_side,
 )
 
-__all__ = ["read_frames", "ClipMapper"]
-
-
-def read_frames(paths: Sequence[str]) -> np.ndarray:
-    """Decode JPEG frames with OpenCV.
-
-    Returns:
-        (T, H, W, 3) uint8 RGB; a path listed twice is decoded once.
-
-    Raises:
-        FileNotFoundError / OSError: naming the missing or undecodable frame,
-            or a frame whose size differs from the clip's first frame.
-    """
-    decoded: Dict[str, np.ndarray] = {}
-    for path in paths:
-        if path in decoded:
-            continue
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"missing frame {path}")
-            raise OSError(f"cannot decode frame {path} (corrupt or not an image)")
-        decoded[path] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    frames = [decoded[p] for p in paths]
-    for path, frame in zip(paths, frames):
-        if frame.shape != frames[0].shape:
-            raise OSError(f"frame {path} is {frame.shape[:2]}, other frames of the clip {frames[0].shape[:2]}")
-    return np.stack(frames)
+__all__ = ["ClipMapper"]
 
 
 class ClipMapper:

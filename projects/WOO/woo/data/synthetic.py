@@ -10,22 +10,20 @@ hold zero to ``max_actors`` actors. The output follows the AVA/PySlowFast
 layout exactly (frames, frame lists, annotation CSVs, pbtxt label map,
 exclusions) and is byte-identical for one seed and OpenCV build.
 """
-import argparse
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
-from woo.data.ava_annotations import AVA_VALID_TIMESTAMPS, FPS, key_frame_index
+from woo.formats.atomic import atomic_directory
+from woo.formats.ava_annotations import AVA_VALID_TIMESTAMPS, FPS, key_frame_index
 
-__all__ = ["ACTIONS", "SyntheticConfig", "generate", "ensure_synthetic", "split_files", "add_arguments", "main"]
+__all__ = ["ACTIONS", "SyntheticConfig", "generate", "generate_atomically", "ensure_synthetic", "split_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -313,21 +311,11 @@ def generate(out: str, cfg: SyntheticConfig = SyntheticConfig()) -> None:
         f.write("\n")
 
 
-def _generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
-    """Generate next to ``out`` with ``write`` (default :func:`generate`) and rename into place,
-    so ``out`` is never half written."""
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp", dir=parent)
-    try:
-        (write or generate)(os.path.join(tmp, "data"), cfg)
-        os.replace(os.path.join(tmp, "data"), out)
-    except OSError:
-        if not os.path.isfile(os.path.join(out, _PARAMS_FILE)):
-            raise
-        # another process (e.g. a second rank) finished first; its copy is identical
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
+    """Generate with ``write`` (default :func:`generate`) into a folder renamed to ``out`` at the end,
+    so ``out`` is never half written (a second process finishing first keeps its identical copy)."""
+    with atomic_directory(out) as staged:
+        (write or generate)(staged, cfg)
 
 
 def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERSION,
@@ -359,46 +347,6 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
         raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the {what}")
     start = time.perf_counter()
     logger.info("generating the %s in %s", what, root)
-    _generate_atomically(root, config, write=write)
+    generate_atomically(root, config, write=write)
     logger.info("%s written in %.1f s", what, time.perf_counter() - start)
     return root
-    if os.path.exists(root):
-        raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic dataset")
-    start = time.perf_counter()
-    logger.info("generating the synthetic dataset in %s", root)
-    _generate_atomically(root, SyntheticConfig())
-    logger.info("synthetic dataset written in %.1f s", time.perf_counter() - start)
-    return root
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = SyntheticConfig()
-    parser.add_argument("--out", required=True, help="directory to create")
-    parser.add_argument("--format", choices=("ava", "jhmdb"), default="ava",
-                        help="ava: AVA layout; jhmdb: JHMDB-21 layout (woo.data.synthetic_jhmdb)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
-    for f in fields(SyntheticConfig):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=getattr(defaults, f.name),
-                            help=f"default {getattr(defaults, f.name)}")
-    # --videos N sets both splits' counts: N train videos, max(1, N // 3) val videos.
-    parser.add_argument("--videos", type=int, default=None, help="train videos (val: a third of it)")
-
-
-def main(args: argparse.Namespace) -> int:
-    values = {f.name: getattr(args, f.name) for f in fields(SyntheticConfig)}
-    if args.videos is not None:
-        values.update(train_videos=args.videos, val_videos=max(1, args.videos // 3))
-    cfg = SyntheticConfig(**values)
-    if os.path.exists(args.out):
-        if not args.force:
-            print(f"woo synth: {args.out} exists (use --force to replace it)")
-            return 1
-        shutil.rmtree(args.out)
-    if args.format == "jhmdb":
-        from woo.data.synthetic_jhmdb import main_jhmdb
-
-        return main_jhmdb(args)
-    start = time.perf_counter()
-    _generate_atomically(args.out, cfg)
-    print(f"woo synth: wrote {args.out} in {time.perf_counter() - start:.1f} s ({cfg})")
-    return 0

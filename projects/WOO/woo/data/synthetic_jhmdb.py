@@ -16,12 +16,10 @@ on top of a motion. Output:
 
 One seed gives byte-identical files.
 """
-import argparse
 import json
 import logging
 import os
 import pickle
-import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List
 
@@ -35,13 +33,12 @@ from woo.data.synthetic import (
     _background,
     _draw_actor,
     _draw_distractors,
-    _generate_atomically,
     _new_actor,
-    ensure_synthetic,
     _position,
+    ensure_synthetic,
 )
 
-__all__ = ["JHMDBSyntheticConfig", "generate_jhmdb", "ensure_synthetic_jhmdb", "split_files", "main_jhmdb"]
+__all__ = ["JHMDBSyntheticConfig", "generate_jhmdb", "ensure_synthetic_jhmdb", "split_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,24 +142,3 @@ def ensure_synthetic_jhmdb(root: str) -> str:
     """
     return ensure_synthetic(root, JHMDBSyntheticConfig(), write=generate_jhmdb, version=_VERSION,
                             what="synthetic JHMDB-layout dataset")
-    if os.path.exists(root):
-        raise FileExistsError(f"{root} exists but has no {_PARAMS_FILE}; delete it to regenerate the synthetic set")
-    start = time.perf_counter()
-    logger.info("generating the synthetic JHMDB-layout dataset in %s", root)
-    _generate_atomically(root, JHMDBSyntheticConfig(), write=generate_jhmdb)
-    logger.info("synthetic JHMDB-layout dataset written in %.1f s", time.perf_counter() - start)
-    return root
-
-
-def main_jhmdb(args: argparse.Namespace) -> int:
-    """``woo synth --format jhmdb``: uses --seed, --width, --height, --max-distractors and --videos
-    (train videos; test videos: a third of it)."""
-    defaults = JHMDBSyntheticConfig()
-    videos = {} if args.videos is None else dict(train_videos=args.videos, test_videos=max(1, args.videos // 3))
-    cfg = JHMDBSyntheticConfig(seed=args.seed, width=args.width, height=args.height,
-                               max_distractors=args.max_distractors,
-                               **{**dict(train_videos=defaults.train_videos, test_videos=defaults.test_videos), **videos})
-    start = time.perf_counter()
-    _generate_atomically(args.out, cfg, write=generate_jhmdb)
-    print(f"woo synth: wrote {args.out} in {time.perf_counter() - start:.1f} s ({cfg})")
-    return 0

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["sample_short_side", "resized_shape", "resize_clip", "hflip_clip", "hflip_boxes", "boxes_to_pixels"]
+__all__ = ["sample_short_side", "resized_shape", "resize_clip", "hflip_clip", "hflip_boxes"]
 
 
 def sample_short_side(sizes: Sequence[int], sampling: str, generator: torch.Generator = None) -> int:
@@ -61,7 +61,3 @@ def hflip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
     flipped[:, 2] = width - boxes[:, 0]
     return flipped
 
-
-def boxes_to_pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(K, 4) normalized x1y1x2y2 -> pixels of an image ``height`` x ``width``."""
-    return boxes * np.asarray([width, height, width, height], dtype=np.float32)

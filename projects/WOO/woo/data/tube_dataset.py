@@ -1,7 +1,7 @@
 """JHMDB-21 and UCF101-24 splits (ACT ground-truth pickles) as key-frame records.
 
 The records have exactly the AVA records' form (see
-:func:`woo.data.dataset.load_ava_records`), so the mapper, the loaders and both
+:func:`woo.data.ava_dataset.load_ava_records`), so the mapper, the loaders and both
 engines read these datasets unchanged: ``timestamp`` is the 1-based frame
 number and ``key_frame_index`` its 0-based index into ``frame_paths``; each
 actor's action vector is one-hot (one action per actor on these datasets).
@@ -24,7 +24,13 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-__all__ = ["TubeSplit", "load_tube_records", "tube_frame_paths", "tube_split_factories", "TEST_STRIDE_VARIANT"]
+from woo.formats.act_groundtruth import ActGroundTruth, read_act_groundtruth
+from woo.formats.boxes import boxes_to_unit
+
+from .frames import frame_size
+
+__all__ = ["TubeSplit", "load_tube_records", "tube_frame_paths", "tube_split_factories", "split_names",
+           "TEST_STRIDE_VARIANT"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +64,8 @@ class TubeSplit:
         """(what, path) of every file or folder the split needs."""
         return [("ground-truth pickle", self.groundtruth), ("frames folder", self.frames_dir)]
 
-    def read_groundtruth(self):
-        """The checked :class:`~woo.evaluation.act_groundtruth.ActGroundTruth`."""
-        from woo.evaluation.act_groundtruth import read_act_groundtruth
-
+    def read_groundtruth(self) -> ActGroundTruth:
+        """The checked :class:`~woo.formats.act_groundtruth.ActGroundTruth`."""
         if not os.path.isfile(self.groundtruth):
             raise FileNotFoundError(
                 f"{self.name}: ground-truth pickle not found: {self.groundtruth} "
@@ -90,18 +94,10 @@ def _real_split(root: Callable[[], str], dataset: str, subset: str, split: int, 
                      frame_pattern=pattern, subset=subset, split=split, frame_stride=stride)
 
 
-def _synthetic_split(root: Callable[[], str], subset: str, stride: int, name: str) -> TubeSplit:
-    from woo.data import synthetic_jhmdb  # pulls in OpenCV; only when asked
-
-    base = synthetic_jhmdb.ensure_synthetic_jhmdb(os.path.join(root(), "woo_synthetic_jhmdb"))
-    return TubeSplit(name=name, subset=subset, frame_stride=stride, **synthetic_jhmdb.split_files(base))
-
-
 def tube_split_factories(root: Callable[[], str]) -> Dict[str, Callable[[], TubeSplit]]:
-    """``{name: () -> TubeSplit}`` of every JHMDB-21, UCF101-24 and synthetic JHMDB-layout split.
+    """``{name: () -> TubeSplit}`` of every JHMDB-21 and UCF101-24 split.
 
-    Names: ``jhmdb21_split{1,2,3}_{train,test}``, ``ucf24_{train,test}``,
-    ``woo_synthetic_jhmdb_{train,test}``, and ``<test split>_every8``.
+    Names: ``jhmdb21_split{1,2,3}_{train,test}``, ``ucf24_{train,test}``, and ``<test split>_every8``.
 
     Args:
         root: returns the datasets root (``$WOO_DATASETS``), read when a split is built.
@@ -110,14 +106,12 @@ def tube_split_factories(root: Callable[[], str]) -> Dict[str, Callable[[], Tube
     for dataset, (_, _, _, num_splits) in _DATASETS.items():
         for split in range(1, num_splits + 1):
             prefix = f"{dataset}_split{split}" if num_splits > 1 else dataset
-            for name, subset, stride in _split_names(prefix):
+            for name, subset, stride in split_names(prefix):
                 factories[name] = functools.partial(_real_split, root, dataset, subset, split, stride, name)
-    for name, subset, stride in _split_names("woo_synthetic_jhmdb"):
-        factories[name] = functools.partial(_synthetic_split, root, subset, stride, name)
     return factories
 
 
-def _split_names(prefix: str):
+def split_names(prefix: str):
     """(name, subset, frame stride): ``<prefix>_train``, ``<prefix>_test`` and ``<prefix>_test_every8``."""
     return [(f"{prefix}_train", "train", 1), (f"{prefix}_test", "test", 1),
             (f"{prefix}_test_every{TEST_STRIDE_VARIANT}", "test", TEST_STRIDE_VARIANT)]
@@ -168,10 +162,9 @@ def load_tube_records(split: TubeSplit) -> List[Dict]:
             stats["annotated frames past the video's last frame"] += len(per_frame) - len(frames)
         else:
             frames = range(1, num_frames + 1, split.frame_stride)
-        scale = np.array([width, height, width, height], dtype=np.float64)
         for frame in frames:
             people = per_frame.get(frame, [])
-            boxes = np.array([box for box, _ in people], dtype=np.float64).reshape(-1, 4) / scale
+            boxes = boxes_to_unit(np.array([box for box, _ in people], dtype=np.float64).reshape(-1, 4), height, width)
             clipped = np.clip(boxes, 0.0, 1.0)
             stats["boxes clipped to the frame"] += int(np.any(clipped != boxes, axis=1).sum())
             actions = np.zeros((len(people), num_classes), dtype=np.float32)
@@ -198,15 +191,13 @@ def load_tube_records(split: TubeSplit) -> List[Dict]:
 
 def _check_frames(paths: List[str], video: str, resolution, split: TubeSplit) -> None:
     """The first and last frames exist and the first has the pickle's size."""
-    from woo.data.dataset import _frame_size
-
     for path in (paths[0], paths[-1]):
         if not os.path.isfile(path):
             raise FileNotFoundError(
                 f"{split.name}: video {video!r} has {len(paths)} frames in {split.groundtruth}, "
                 f"but frame {path} is missing"
             )
-    size = _frame_size(paths[0])
+    size = frame_size(paths[0])
     if size != tuple(resolution):
         raise ValueError(
             f"{split.name}: {paths[0]} is {size[0]}x{size[1]} (HxW) but {split.groundtruth} "

@@ -20,18 +20,19 @@ import torch
 from fvcore.common.checkpoint import PeriodicCheckpointer
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from woo.data.build import build_test_loader, build_train_loader
-from woo.inference.optimize import optimize_for_inference
-from woo.utils import comm
-from woo.utils.json_io import nan_to_null, write_json
+from woo.formats.json_io import nan_to_null, write_json
+from woo.modeling import build_model
+from woo.runtime import comm
+from woo.runtime.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
+from woo.runtime.inference_modes import optimize_for_inference
+from woo.runtime.output_dir import inference_dir
 
-from .checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
-from .evaluator import inference_on_dataset
+from .evaluators import build_evaluator, inference_on_dataset
 from .optim import build_lr_scheduler, build_optimizer
-from .output_dir import inference_dir
-from .tube_evaluator import build_action_evaluator
 
 __all__ = ["Trainer", "reduce_loss_dict"]
 
@@ -83,8 +84,6 @@ class Trainer:
     """
 
     def __init__(self, cfg):
-        from woo.modeling import build_model
-
         self.cfg = cfg
         self.device = torch.device(cfg.MODEL.DEVICE)
         self.output_dir = cfg.OUTPUT_DIR
@@ -160,10 +159,11 @@ class Trainer:
             self._resumed_rng = None
 
     def build_train_loader(self, start_iter: int):
-        return build_train_loader(self.cfg, start_iter=start_iter)
+        return build_train_loader(self.cfg, start_iter=start_iter, rank=comm.get_rank(),
+                                  world_size=comm.get_world_size())
 
     def build_test_loader(self, dataset_name: str):
-        return build_test_loader(self.cfg, dataset_name)
+        return build_test_loader(self.cfg, dataset_name, rank=comm.get_rank(), world_size=comm.get_world_size())
 
     # ---------------------------------------------------------------- training
     def train(self) -> Dict:
@@ -288,8 +288,6 @@ class Trainer:
     def _summary_writer(self):
         if not comm.is_main_process():
             return None
-        from torch.utils.tensorboard import SummaryWriter
-
         return SummaryWriter(log_dir=self.output_dir)
 
     # -------------------------------------------------------------- evaluation
@@ -308,8 +306,7 @@ class Trainer:
         per_dataset = {}
         for name in cfg.DATASETS.TEST:
             out_dir = inference_dir(self.output_dir, name, len(cfg.DATASETS.TEST))
-            # AVA-layout splits: ActionDetectionEvaluator; JHMDB / UCF layout: TubeDetectionEvaluator.
-            evaluator = build_action_evaluator(cfg, name, out_dir if comm.is_main_process() else "")
+            evaluator = build_evaluator(cfg, name, out_dir if comm.is_main_process() else "")
             per_dataset[name] = inference_on_dataset(
                 model, self.build_test_loader(name), evaluator,
                 precision=cfg.MODEL.INFERENCE.PRECISION,

@@ -1,8 +1,8 @@
 """Frame-mAP and video-mAP of a model on a JHMDB-21 / UCF101-24 split, across processes.
 
-The interface is :class:`woo.engine.evaluator.ActionDetectionEvaluator`'s
-(``reset`` / ``process`` / ``evaluate``); :func:`build_action_evaluator` picks
-the evaluator a split needs from its ``evaluator_type``.
+The interface is :class:`woo.engine.ava_evaluator.AVAEvaluator`'s
+(``reset`` / ``process`` / ``evaluate``); :func:`woo.engine.evaluators.build_evaluator`
+picks the evaluator a split needs.
 """
 import logging
 import os
@@ -11,31 +11,19 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from woo.utils import comm
+from woo.data.tube_dataset import TubeSplit
+from woo.evaluation.tube_eval import evaluate_tube_detections, write_tube_detections_csv
+from woo.evaluation.tube_map import FrameDetections
+from woo.formats.boxes import rescale_boxes
+from woo.modeling.meta_arch import detection_scores
+from woo.runtime import comm
 
-__all__ = ["TubeDetectionEvaluator", "build_action_evaluator", "uses_tube_evaluation"]
+__all__ = ["TubeEvaluator"]
 
 logger = logging.getLogger(__name__)
 
 
-def uses_tube_evaluation(dataset_name: str) -> bool:
-    """Whether split ``dataset_name`` is scored with frame-mAP and video-mAP (JHMDB / UCF layout)."""
-    from woo.data.catalog import get_split
-
-    return getattr(get_split(dataset_name), "evaluator_type", "ava") == "tube"
-
-
-def build_action_evaluator(cfg, dataset_name: str, output_dir: str = ""):
-    """The evaluator of split ``dataset_name``: tube evaluation or AVA frame-mAP."""
-    from .evaluator import ActionDetectionEvaluator
-
-    if uses_tube_evaluation(dataset_name):
-        return TubeDetectionEvaluator(dataset_name, output_dir, action_score=cfg.MODEL.WOO.ACTION_SCORE,
-                                      detections_per_frame=cfg.TEST.DETECTIONS_PER_IMAGE)
-    return ActionDetectionEvaluator(dataset_name, output_dir, action_score=cfg.MODEL.WOO.ACTION_SCORE)
-
-
-class TubeDetectionEvaluator:
+class TubeEvaluator:
     """Collects a split's per-frame detections; scores frame-mAP@0.5 and video-mAP.
 
     Every (actor, class) pair is a detection scored by ``MODEL.WOO.ACTION_SCORE``;
@@ -45,19 +33,17 @@ class TubeDetectionEvaluator:
     ``detections.csv`` is written in the format ``woo tube-eval`` reads.
 
     Args:
-        dataset_name: a :class:`woo.data.tube_dataset.TubeSplit` name.
+        split: the split's files (ground-truth pickle, subset, frame stride).
         output_dir: where ``detections.csv`` is written ("" writes nothing).
         action_score: "action" or "actor_x_action".
         detections_per_frame: most (box, class) detections kept per frame.
     """
 
-    def __init__(self, dataset_name: str, output_dir: str = "", *, action_score: str = "actor_x_action",
+    def __init__(self, split: TubeSplit, output_dir: str = "", *, action_score: str = "actor_x_action",
                  detections_per_frame: int = 100):
-        from woo.modeling.meta_arch import ACTION_SCORES
-
-        if action_score not in ACTION_SCORES:
-            raise ValueError(f"MODEL.WOO.ACTION_SCORE must be one of {ACTION_SCORES}, got {action_score!r}")
-        self.dataset_name = dataset_name
+        detection_scores(torch.zeros(0, 1), torch.zeros(0), action_score)  # checks the name
+        self.split = split
+        self.dataset_name = split.name
         self.output_dir = output_dir
         self.action_score = action_score
         self.detections_per_frame = int(detections_per_frame)
@@ -74,12 +60,9 @@ class TubeDetectionEvaluator:
             outputs: ``boxes`` (N, 4) pixels of ``image_size``, ``scores`` (N,), ``actions`` (N, C).
         """
         for inp, out in zip(inputs, outputs):
-            height, width = inp["image_size"]
-            scale = torch.tensor([inp["width"] / width, inp["height"] / height] * 2, dtype=torch.float32)
-            boxes = out["boxes"].detach().float().cpu() * scale  # (N, 4) original pixels
-            scores = out["actions"].detach().float().cpu()  # (N, C)
-            if self.action_score == "actor_x_action":
-                scores = scores * out["scores"].detach().float().cpu()[:, None]
+            # (N, 4) pixels of the original frames
+            boxes = rescale_boxes(out["boxes"].detach().float().cpu(), inp["image_size"], (inp["height"], inp["width"]))
+            scores = detection_scores(out["actions"], out["scores"], self.action_score)  # (N, C)
             flat = scores.flatten()
             top = flat.argsort(descending=True, stable=True)[: self.detections_per_frame]
             num_classes = scores.shape[1]
@@ -99,14 +82,10 @@ class TubeDetectionEvaluator:
             "video_mAP@0.5", "video_mAP@0.75", "video_mAP@0.5:0.95", "per_class":
             {name: frame AP}, "num_key_frames"}``; ``{}`` on other ranks.
         """
-        from woo.data.catalog import get_split
-        from woo.evaluation.tube_eval import evaluate_tube_detections, write_tube_detections_csv
-        from woo.evaluation.tube_map import FrameDetections
-
         gathered = comm.all_gather_object(self._predictions)
         if not comm.is_main_process():
             return {}
-        split = get_split(self.dataset_name)
+        split = self.split
         groundtruth = split.read_groundtruth()
         videos = split.videos(groundtruth)
         index = {video: i for i, video in enumerate(videos)}

@@ -1,10 +1,10 @@
 """Model predictions as AVA detection rows: in memory and as a CSV file."""
-import os
 from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
-from woo.data.ava_box_csv import AVABoxRows
+from woo.formats.atomic import atomic_write
+from woo.formats.ava_box_csv import AVABoxRows
 
 __all__ = ["predictions_to_rows", "write_detections_csv"]
 
@@ -88,22 +88,13 @@ def write_detections_csv(path: str, predictions: Sequence[Dict], coord_decimals:
     Raises:
         OSError: naming ``path`` and the reason (e.g. "No space left on device").
     """
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            for i, pred in enumerate(predictions):
-                boxes, scores = _check(i, pred)
-                prefix = f"{pred['video_id']},{int(pred['timestamp']):04d},"
-                for lo in range(0, len(boxes), _BLOCK_BOXES):
-                    f.write(_format_block(prefix, boxes[lo:lo + _BLOCK_BOXES], scores[lo:lo + _BLOCK_BOXES],
-                                          coord_decimals, score_decimals))
-        os.replace(tmp, path)
-    except BaseException as error:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(error, OSError):
-            raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
-        raise
+    with atomic_write(path, "wb") as f:
+        for i, pred in enumerate(predictions):
+            boxes, scores = _check(i, pred)
+            prefix = f"{pred['video_id']},{int(pred['timestamp']):04d},"
+            for lo in range(0, len(boxes), _BLOCK_BOXES):
+                f.write(_format_block(prefix, boxes[lo:lo + _BLOCK_BOXES], scores[lo:lo + _BLOCK_BOXES],
+                                      coord_decimals, score_decimals))
 
 
 def _format_block(prefix: str, boxes: np.ndarray, scores: np.ndarray, coord_decimals: int,

@@ -5,9 +5,9 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from woo.data.ava_annotations import read_exclusions
-from woo.data.ava_box_csv import AVABoxRows, read_box_csv
-from woo.data.ava_label_map import read_labelmap
+from woo.formats.ava_annotations import read_exclusions
+from woo.formats.ava_box_csv import AVABoxRows, read_box_csv
+from woo.formats.label_map import read_labelmap
 
 from .detections import predictions_to_rows
 from .frame_map import CAPACITY, PROTOCOLS, _heap_candidates, frame_map

@@ -40,7 +40,7 @@ from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 
-from woo.data.ava_box_csv import AVABoxRows
+from woo.formats.ava_box_csv import AVABoxRows
 
 __all__ = ["PROTOCOLS", "frame_map", "average_precision"]
 

@@ -14,7 +14,9 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .act_groundtruth import ActGroundTruth
+from woo.formats.act_groundtruth import ActGroundTruth
+from woo.formats.atomic import atomic_write
+
 from .tube_linking import link_video
 from .tube_map import VIDEO_MAP_THRESHOLDS, FrameDetections, frame_ap, video_ap
 
@@ -142,8 +144,8 @@ def read_tube_detections_csv(path: str, groundtruth: ActGroundTruth, videos: Seq
 
 
 def write_tube_detections_csv(path: str, videos: Sequence[str], detections: FrameDetections) -> None:
-    """Write ``detections`` in the format :func:`read_tube_detections_csv` reads (with a header)."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    """Write ``detections`` atomically in the format :func:`read_tube_detections_csv` reads (with a header)."""
+    with atomic_write(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["video_id", "frame", "x1", "y1", "x2", "y2", "label", "score"])
         for v, fr, lab, sc, box in zip(detections.video, detections.frame, detections.label,

@@ -1,4 +1,5 @@
-"""Running trained models: inference modes (precision, layout) and, on top, predictors."""
-from .optimize import PRECISIONS, autocast_context, optimize_for_inference
+"""Running trained models on videos: :class:`VideoPredictor`, video reading, clip sampling,
+tracking, rendering, the demo pipeline and export."""
+from .predictor import KeyFramePrediction, VideoPredictor
 
-__all__ = ["PRECISIONS", "autocast_context", "optimize_for_inference"]
+__all__ = ["VideoPredictor", "KeyFramePrediction"]

@@ -1,4 +1,4 @@
-"""``woo demo``: run a trained model on a video and write what it sees.
+"""What ``woo demo`` does: run a trained model on a video and write what it sees.
 
 Writes into ``--output``: ``annotated.mp4`` (every input frame, H.264, boxes
 coloured by track with their top actions, held between key frames),
@@ -7,10 +7,7 @@ coloured by track with their top actions, held between key frames),
 under a temporary name and renamed at the end, so an interrupted run leaves
 nothing that looks complete.
 """
-import argparse
 import json
-import os
-import sys
 import time
 from collections import deque
 from typing import Dict, List, Optional
@@ -18,104 +15,18 @@ from typing import Dict, List, Optional
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ["add_arguments", "main", "run_demo", "OUTPUT_FILES"]
+from woo.evaluation.detections import write_detections_csv
+from woo.formats.atomic import PendingFiles
+from woo.formats.boxes import boxes_to_unit
+
+from .render import H264Writer, action_labels, draw_actions
+from .timeline import plot_timeline
+from .tracking import ActionTracker, action_segments
+from .video_reader import DecodedFrame
+
+__all__ = ["run_demo", "OUTPUT_FILES"]
 
 OUTPUT_FILES = ("annotated.mp4", "detections.csv", "tracks.json", "timeline.png")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="config of the model")
-    parser.add_argument("--input", required=True, metavar="PATH",
-                        help="video file (mp4, avi, mkv, webm, ...) or folder of frames")
-    parser.add_argument("--output", required=True, metavar="DIR", help="folder for the outputs (created)")
-    parser.add_argument("--key-stride", type=float, default=1.0, metavar="S",
-                        help="seconds between key frames (default 1.0, as AVA; 0 = every frame)")
-    parser.add_argument("--batch-size", type=int, default=4, metavar="B", help="key-frame clips per forward pass")
-    parser.add_argument("--top-k", type=int, default=3, metavar="K", help="actions shown per actor")
-    parser.add_argument("--score-thresh", type=float, default=0.5, metavar="X",
-                        help="least action score shown and kept in an action segment")
-    parser.add_argument("--iou-thresh", type=float, default=0.3, help="least IoU linking an actor to a track")
-    parser.add_argument("--max-misses", type=int, default=2,
-                        help="key frames a track may go unseen before it ends")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate of a folder of frames (default 30)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
-                        help="config overrides, e.g. MODEL.WEIGHTS model_final.pth MODEL.DEVICE cpu")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``woo demo``; bad input, config or weights print one error line and return 2."""
-    from woo.engine.checkpoint import CheckpointError
-
-    from .predictor import VideoPredictor
-    from .video_reader import VideoReadError, open_video
-
-    try:
-        cfg = _setup(args)
-        open_video(args.input, fps=args.fps).close()  # a bad input fails before the model is built
-        predictor = VideoPredictor(cfg, key_stride=args.key_stride, batch_size=args.batch_size)
-        result = run_demo(predictor, args.input, args.output, top_k=args.top_k, score_thresh=args.score_thresh,
-                          iou_thresh=args.iou_thresh, max_misses=args.max_misses, fps=args.fps)
-    except (_UsageError, VideoReadError, CheckpointError, FileNotFoundError) as e:
-        # One line: a torch loading error can run over many (its first says what failed).
-        print(f"woo demo: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
-    if result["lost_frames"]:
-        first = f" (first problem: {result['decode_messages'][0]})" if result["decode_messages"] else ""
-        print(f"woo demo: warning: {result['lost_frames']} frames of {args.input} did not decode and are "
-              f"missing from the output{first}", file=sys.stderr)
-    print(f"woo demo: wrote {', '.join(OUTPUT_FILES)} to {args.output}: {result['frames']} frames, "
-          f"{result['key_frames']} key frames, {result['tracks']} tracks; {result['video_seconds']:.1f} s of video "
-          f"in {result['wall_seconds']:.1f} s ({result['video_seconds_per_second']:.2f} video s per wall s)")
-    return 0
-
-
-class _UsageError(Exception):
-    """A bad argument or config: reported in one line."""
-
-
-def _setup(args: argparse.Namespace):
-    """Check the arguments; return the frozen config of ``--config-file`` and the overrides."""
-    from woo.engine.setup import load_config
-
-    for name in ("key_stride", "score_thresh", "iou_thresh", "top_k", "max_misses"):
-        if getattr(args, name) < 0:
-            raise _UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if args.batch_size < 1:
-        raise _UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    try:
-        cfg = load_config(args.config_file, args.opts)
-    except (KeyError, ValueError, AssertionError) as e:  # unknown key, bad value or odd number of overrides
-        raise _UsageError(f"config: {e.args[0] if e.args else e}") from None
-    if cfg.MODEL.DEVICE.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise _UsageError(f"MODEL.DEVICE is {cfg.MODEL.DEVICE!r} but CUDA is not available; "
-                              "add 'MODEL.DEVICE cpu' to the command line")
-    cfg.freeze()
-    return cfg
-
-
-class _Outputs:
-    """Temporary paths of the outputs, renamed into place by :meth:`commit`, removed otherwise."""
-
-    def __init__(self, directory: str):
-        self.created = not os.path.isdir(directory)
-        self.directory = directory
-        os.makedirs(directory, exist_ok=True)
-        self.final = {name: os.path.join(directory, name) for name in OUTPUT_FILES}
-        self.temp = {name: os.path.join(directory, f".{name}.partial") for name in OUTPUT_FILES}
-
-    def commit(self) -> None:
-        for name in OUTPUT_FILES:
-            os.replace(self.temp[name], self.final[name])
-
-    def discard(self) -> None:
-        for path in self.temp.values():
-            if os.path.exists(path):
-                os.remove(path)
-        if self.created and not os.listdir(self.directory):
-            os.rmdir(self.directory)
 
 
 def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh: float = 0.5,
@@ -134,14 +45,10 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
         counts (frames, key_frames, tracks, lost_frames) and timings (seconds of
         decoding, model, rendering, wall; video seconds per wall second).
     """
-    from .render import H264Writer, action_labels, draw_actions
-    from .tracking import ActionTracker
-    from .video_reader import DecodedFrame
-
     start, model_seconds_before = time.perf_counter(), predictor.model_seconds
     stream = predictor.stream(video, fps=fps)
     info = stream.info
-    outputs = _Outputs(output_dir)
+    outputs = PendingFiles(output_dir, OUTPUT_FILES)
     tracker = ActionTracker(iou_thresh=iou_thresh, max_misses=max_misses)
     names = predictor.class_names
     writer = None
@@ -167,7 +74,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
 
     bar = None  # shown from the first decoded frame on
     try:
-        writer = H264Writer(outputs.temp["annotated.mp4"], width=info.width, height=info.height, fps=info.fps,
+        writer = H264Writer(outputs.path("annotated.mp4"), width=info.width, height=info.height, fps=info.fps,
                             container="mp4")
         for event in stream:
             if isinstance(event, DecodedFrame):
@@ -186,9 +93,8 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
             second = int(round(event.time))
             if abs(event.time - second) <= 0.5 / float(info.fps) + 1e-6 and second not in seconds_seen:
                 seconds_seen.add(second)
-                scale = np.asarray([info.width, info.height] * 2, dtype=np.float32)
-                csv_predictions.append({"video_id": info.video_id, "timestamp": second,
-                                        "boxes": np.clip(event.boxes / scale, 0.0, 1.0), "scores": event.actions})
+                csv_predictions.append({"video_id": info.video_id, "timestamp": second, "scores": event.actions,
+                                        "boxes": np.clip(boxes_to_unit(event.boxes, info.height, info.width), 0, 1)})
         render_until(float("inf"))
         writer.close()
         writer = None
@@ -226,8 +132,6 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
 
 
 def _tracks_json(tracks, names, score_thresh: float, half_width: float, duration: float) -> List[Dict]:
-    from .tracking import action_segments
-
     result = []
     for track in tracks:
         result.append({
@@ -242,13 +146,9 @@ def _tracks_json(tracks, names, score_thresh: float, half_width: float, duration
     return result
 
 
-def _write_outputs(outputs: _Outputs, info, predictor, tracks: List[Dict], csv_predictions: List[Dict],
+def _write_outputs(outputs: PendingFiles, info, predictor, tracks: List[Dict], csv_predictions: List[Dict],
                    duration: float) -> None:
-    from woo.evaluation import write_detections_csv
-
-    from .timeline import plot_timeline
-
-    write_detections_csv(outputs.temp["detections.csv"], csv_predictions)
+    write_detections_csv(outputs.path("detections.csv"), csv_predictions)
     document = {
         "video": info.name,
         "video_id": info.video_id,
@@ -260,7 +160,7 @@ def _write_outputs(outputs: _Outputs, info, predictor, tracks: List[Dict], csv_p
         "class_names": list(predictor.class_names),
         "tracks": tracks,
     }
-    with open(outputs.temp["tracks.json"], "w", encoding="utf-8") as f:
+    with open(outputs.path("tracks.json"), "w", encoding="utf-8") as f:
         json.dump(document, f, indent=1)
         f.write("\n")
-    plot_timeline(outputs.temp["timeline.png"], tracks, predictor.class_names, duration)
+    plot_timeline(outputs.path("timeline.png"), tracks, predictor.class_names, duration)

@@ -1,4 +1,4 @@
-"""``woo export``: a WOO model as an ONNX or TorchScript graph.
+"""A WOO model as an ONNX or TorchScript graph (``woo export``).
 
 The graph takes one clip ``(1, 3, T, H, W)``, 0..255 RGB float, at the size it
 was exported for, and returns ``boxes`` (P, 4) in pixels, ``scores`` (P,) actor
@@ -6,17 +6,18 @@ scores and ``actions`` (P, C) action scores for all P proposals, best actor
 first; thresholding is left to the caller. Shapes are static (see the README);
 the graph is fp32 with BatchNorm folded into the convolutions.
 """
-import argparse
 import warnings
 from typing import Tuple
 
 import torch
 from torch import nn
 
-from .optimize import optimize_for_inference
+from woo.modeling import build_model
+from woo.modeling.traceable import ClipToTensors
+from woo.runtime.checkpoint import WooCheckpointer
+from woo.runtime.inference_modes import optimize_for_inference
 
-__all__ = ["FORMATS", "ONNX_OPSET", "ExportableWOO", "build_exportable", "export_model",
-           "add_arguments", "main"]
+__all__ = ["FORMATS", "ONNX_OPSET", "ExportableWOO", "build_exportable", "export_model"]
 
 FORMATS = ("onnx", "torchscript")
 # RoIAlign with aligned=True needs opset 16; 17 adds LayerNormalization.
@@ -35,8 +36,6 @@ class ExportableWOO(nn.Module):
                 (see :func:`build_exportable`).
         """
         super().__init__()
-        from woo.modeling.flops import ClipToTensors
-
         self.model = ClipToTensors(model)
 
     def forward(self, clip: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -49,9 +48,6 @@ def build_exportable(cfg, fmt: str) -> ExportableWOO:
     (BN folded; channels-last for TorchScript only: ONNX has no memory formats)."""
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {FORMATS}, got {fmt!r}")
-    from woo.engine.checkpoint import WooCheckpointer
-    from woo.modeling import build_model
-
     cfg = cfg.clone()
     cfg.defrost()
     cfg.MODEL.DEVICE = "cpu"
@@ -89,31 +85,3 @@ def export_model(module: nn.Module, clip: torch.Tensor, fmt: str, path: str) -> 
                                   input_names=INPUT_NAMES, output_names=OUTPUT_NAMES)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config-file", required=True, help="WOO YAML config")
-    parser.add_argument("--format", required=True, choices=FORMATS, help="graph format")
-    parser.add_argument("--output", required=True, help="file to write (.onnx or .pt)")
-    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"),
-                        help="clip height and width the graph takes (default 256 455: AVA's 16:9, "
-                             "short side 256)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER,
-                        help="config overrides: KEY VALUE ... (MODEL.WEIGHTS for trained weights)")
-
-
-def main(args: argparse.Namespace) -> int:
-    from woo.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
-    height, width = args.input_size
-    module = build_exportable(cfg, args.format)
-    clip = torch.zeros(1, 3, cfg.INPUT.NUM_FRAMES, height, width)
-    export_model(module, clip, args.format, args.output)
-    print(f"Wrote {args.output}: {args.format}, input 'clip' (1, 3, {cfg.INPUT.NUM_FRAMES}, {height}, "
-          f"{width}), outputs boxes ({cfg.MODEL.WOO.NUM_PROPOSALS}, 4), scores, actions "
-          f"({cfg.MODEL.WOO.NUM_PROPOSALS}, {cfg.MODEL.WOO.NUM_ACTIONS})")
-    return 0

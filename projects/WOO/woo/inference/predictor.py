@@ -7,7 +7,6 @@ autocast, and returns boxes in pixels of the clips it was given.
 """
 import functools
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
@@ -16,11 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from woo.data.catalog import class_names
 from woo.data.transforms import resize_clip, resized_shape
-from woo.engine.checkpoint import CheckpointError, WooCheckpointer
+from woo.formats.boxes import rescale_boxes
+from woo.modeling import WOO, build_model
+from woo.modeling.meta_arch import detection_scores
+from woo.runtime.checkpoint import CheckpointError, WooCheckpointer
+from woo.runtime.inference_modes import autocast_context, optimize_for_inference
 
 from .clip_sampler import KeyClip, StreamingClipSampler
-from .optimize import autocast_context, optimize_for_inference
 from .video_reader import DecodedFrame, ThreadedFrameReader, VideoReadError, open_video
 
 __all__ = ["VideoPredictor", "KeyFramePrediction", "PredictionStream", "class_names_of"]
@@ -51,31 +54,13 @@ class KeyFramePrediction:
 
 
 def class_names_of(cfg) -> List[str]:
-    """Action names of ``cfg``'s dataset (first of DATASETS.TEST, else TRAIN), column j = id j + 1.
-
-    The synthetic splits use the generator's own list (no dataset is generated
-    for it); other datasets read their label map. Without one, ids are
-    named ``action <id>`` and a warning names the missing file.
-    """
+    """Action names of ``cfg``'s dataset (first of DATASETS.TEST, else TRAIN), column j = id j + 1
+    (:func:`woo.data.catalog.class_names`); ``action <id>`` without a dataset."""
     num = cfg.MODEL.WOO.NUM_ACTIONS
-    names = {i: f"action {i}" for i in range(1, num + 1)}
     datasets = tuple(cfg.DATASETS.TEST) or tuple(cfg.DATASETS.TRAIN)
     if not datasets:
-        return [names[i] for i in range(1, num + 1)]
-    if datasets[0].startswith("woo_synthetic"):
-        from woo.data.synthetic import ACTIONS
-
-        names.update(dict(ACTIONS))
-    else:
-        from woo.data.catalog import get_split
-        from woo.evaluation import read_labelmap
-
-        label_map = get_split(datasets[0]).label_map
-        if os.path.isfile(label_map):
-            names.update({c["id"]: c["name"] for c in read_labelmap(label_map)[0]})
-        else:
-            logger.warning("label map %s of dataset %s not found; actions are shown by id", label_map, datasets[0])
-    return [names[i] for i in range(1, num + 1)]
+        return [f"action {i}" for i in range(1, num + 1)]
+    return class_names(datasets[0], num)
 
 
 class _CheckedCheckpointer(WooCheckpointer):
@@ -124,8 +109,6 @@ class VideoPredictor:
 
     def __init__(self, cfg, *, model: Optional[nn.Module] = None, key_stride: float = 1.0, batch_size: int = 4,
                  class_names: Optional[Sequence[str]] = None):
-        from woo.modeling import WOO, build_model
-
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.cfg = cfg
@@ -194,14 +177,11 @@ class VideoPredictor:
         start = time.perf_counter()
         with torch.inference_mode(), autocast_context(self.precision, self.device.type):
             outputs = self._forward(inputs)
-        scale = torch.tensor([width / size[1], height / size[0]] * 2)
         results = []
         for out in outputs:
             actor = out["scores"].float().cpu()
-            actions = out["actions"].float().cpu()
-            if self.action_score == "actor_x_action":
-                actions = actions * actor[:, None]
-            results.append({"boxes": out["boxes"].float().cpu() * scale, "scores": actor, "actions": actions})
+            results.append({"boxes": rescale_boxes(out["boxes"].float().cpu(), size, (height, width)), "scores": actor,
+                            "actions": detection_scores(out["actions"], actor, self.action_score)})
         self.model_seconds += time.perf_counter() - start
         return results
 

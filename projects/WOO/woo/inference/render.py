@@ -6,6 +6,7 @@ detectron2 ``Instances`` converted to arrays), so every front end can share it.
 from fractions import Fraction
 from typing import Optional, Sequence
 
+import av
 import cv2
 import numpy as np
 
@@ -80,8 +81,6 @@ class H264Writer:
 
     def __init__(self, path: str, *, width: int, height: int, fps: Fraction,
                  container: Optional[str] = None, crf: int = 23):
-        import av
-
         self.width, self.height = width, height
         self._output = av.open(path, mode="w", format=container)
         rate = Fraction(fps).limit_denominator(1001)
@@ -95,8 +94,6 @@ class H264Writer:
 
     def write(self, image: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame."""
-        import av
-
         if image.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame of {image.shape[:2]}, the video is {(self.height, self.width)}")
         if self.width % 2 or self.height % 2:

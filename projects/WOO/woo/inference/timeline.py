@@ -17,11 +17,12 @@ def plot_timeline(path: str, tracks: List[Dict], class_names: Sequence[str], dur
         class_names: name of action id j + 1 at position j.
         duration: video length in seconds (the x axis).
     """
+    # matplotlib takes about a second to import: only a demo that draws its timeline pays for it.
     import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib.patches import Patch
+    matplotlib.use("Agg")  # no display: draw into files
+    from matplotlib import pyplot as plt  # noqa: E402  (after the backend is chosen)
+    from matplotlib.patches import Patch  # noqa: E402
 
     shown = sorted(sorted(tracks, key=lambda t: t["start"] - t["end"])[:max_tracks], key=lambda t: t["id"])
     colors = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterator, Optional, Sequence, Union
 
+import av
 import numpy as np
+
+from woo.data.frames import read_frames
 
 __all__ = ["VideoReadError", "VideoInfo", "DecodedFrame", "DecodeStats", "open_video", "ThreadedFrameReader"]
 
@@ -94,8 +97,6 @@ class _Source:
 
 class _PyAVSource(_Source):
     def __init__(self, path: str):
-        import av
-
         try:
             self._container = av.open(path)
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
@@ -119,8 +120,6 @@ class _PyAVSource(_Source):
                               height=stream.codec_context.height, fps=Fraction(fps), expected_frames=expected)
 
     def frames(self, stats: DecodeStats) -> Iterator[tuple]:
-        import av
-
         stream, first_pts, count = self._stream, None, 0
         packets = self._container.demux(stream)
         flushed = False
@@ -165,8 +164,6 @@ class _FolderSource(_Source):
 
     @staticmethod
     def _read(path: str) -> np.ndarray:
-        from woo.data.mapper import read_frames
-
         try:
             return read_frames([path])[0]
         except OSError as e:

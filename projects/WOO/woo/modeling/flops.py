@@ -1,26 +1,13 @@
-"""``woo flops``: GFLOPs (fvcore, one multiply-add = one flop) and parameters per clip."""
-import argparse
+"""GFLOPs (fvcore, one multiply-add = one flop) and parameters per clip (``woo flops``)."""
 from typing import Dict, Tuple
 
 import torch
+from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
-from woo.utils.json_io import write_json
+from .traceable import ClipToTensors
 
-__all__ = ["add_arguments", "main", "count_flops", "flop_analysis", "ClipToTensors"]
-
-
-class ClipToTensors(nn.Module):
-    """Tensor-in, tensors-out view of a WOO model, as tracing needs: a (3, T, H, W) clip
-    to its kept boxes (M, 4), actor scores (M,) and action scores (M, C)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, clip: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        result = self.model([{"clip": clip, "image_size": tuple(clip.shape[-2:])}])[0]
-        return result["boxes"], result["scores"], result["actions"]
+__all__ = ["count_flops", "flop_analysis"]
 
 
 def _shape(value) -> Tuple[int, ...]:
@@ -48,8 +35,6 @@ def _sdpa_flops(inputs, outputs) -> int:
 def flop_analysis(module: nn.Module, inputs: Tuple):
     """fvcore's FlopCountAnalysis of ``module(*inputs)`` with this package's formulas for
     ``nn.MultiheadAttention``'s fused kernels and its warnings silenced."""
-    from fvcore.nn import FlopCountAnalysis
-
     analysis = FlopCountAnalysis(module, inputs)
     # fvcore has no formula for these attention kernels; without one they count 0.
     analysis.set_op_handle("aten::_native_multi_head_attention", _native_mha_flops,
@@ -86,38 +71,3 @@ def count_flops(model: nn.Module, num_frames: int, height: int, width: int) -> D
         "by_module": children,
         "uncounted_ops": dict(analysis.unsupported_ops()),
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config-file", required=True, help="WOO YAML config")
-    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"),
-                        help="frame height and width (default 256 455: AVA's 16:9, short side 256)")
-    parser.add_argument("--json", default="", help="also write the result to this JSON file")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
-
-
-def main(args: argparse.Namespace) -> int:
-    from woo.config import get_cfg
-
-    from .meta_arch import build_model
-
-    cfg = get_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.VIDEO_RESNET.PRETRAINED = ""  # weights do not change the count
-    cfg.freeze()
-    height, width = args.input_size
-    result = count_flops(build_model(cfg), cfg.INPUT.NUM_FRAMES, height, width)
-    result.update(config=args.config_file, input_size=[height, width],
-                  num_frames=cfg.INPUT.NUM_FRAMES)
-    print(f"{args.config_file}: {result['gflops']:.1f} GFLOPs, {result['params_m']:.2f} M "
-          f"parameters per clip of {cfg.INPUT.NUM_FRAMES}x{height}x{width}")
-    for name, gflops in result["by_module"].items():
-        print(f"  {name}: {gflops:.2f} GFLOPs")
-    if result["uncounted_ops"]:
-        print("  not counted (no fvcore formula): " + ", ".join(
-            f"{op} x{n}" for op, n in sorted(result["uncounted_ops"].items())))
-    if args.json:
-        write_json(args.json, result)
-    return 0

@@ -7,14 +7,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fpn_backbone as _fpn_backbone, roi_heads as _roi_heads  # noqa: F401  (register the default backbone and heads)
+from woo.formats.boxes import boxes_to_unit
+
+from . import fpn_backbone as _fpn_backbone  # noqa: F401  (register the default backbone and heads)
 from .inputs import check_batched_inputs
+from .kinetics_init import load_kinetics_backbone
 from .registry import META_ARCH_REGISTRY, build_backbone, build_roi_heads
 
-__all__ = ["WOO", "build_model", "ACTION_SCORES"]
+__all__ = ["WOO", "build_model", "ACTION_SCORES", "detection_scores"]
 
 # How a (box, action) detection is scored; see MODEL.WOO.ACTION_SCORE.
 ACTION_SCORES = ("action", "actor_x_action")
+
+
+def detection_scores(actions: torch.Tensor, actor_scores: torch.Tensor, action_score: str) -> torch.Tensor:
+    """Score of each (actor, action) detection, as ``MODEL.WOO.ACTION_SCORE`` says.
+
+    Args:
+        actions: (M, C) action probabilities.
+        actor_scores: (M,) actor probabilities.
+        action_score: "action" (the action probability) or "actor_x_action" (times the actor
+            score: the chance that there is an actor *and* it does the action).
+
+    Returns:
+        (M, C) float32 on the CPU.
+    """
+    if action_score not in ACTION_SCORES:
+        raise ValueError(f"MODEL.WOO.ACTION_SCORE must be one of {ACTION_SCORES}, got {action_score!r}")
+    scores = actions.detach().float().cpu()
+    if action_score == "actor_x_action":
+        scores = scores * actor_scores.detach().float().cpu()[:, None]
+    return scores
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +180,7 @@ class WOO(nn.Module):
             if boxes.dim() != 2 or boxes.shape[1] != 4 or actions.shape != (len(boxes), num_actions):
                 raise ValueError(f"input {i}: 'gt_boxes' must be (K, 4) and 'gt_actions' (K, "
                                  f"{num_actions}), got {tuple(boxes.shape)} and {tuple(actions.shape)}")
-            scale = boxes.new_tensor([w, h, w, h])
-            targets.append({"boxes": boxes / scale, "actions": actions})
+            targets.append({"boxes": boxes_to_unit(boxes, h, w), "actions": actions})
         return targets
 
     def forward(self, batched_inputs: List[Dict]):
@@ -219,7 +241,5 @@ def build_model(cfg) -> nn.Module:
     model = cls(**cls.from_config(cfg))
     model.to(torch.device(cfg.MODEL.DEVICE))
     if cfg.MODEL.VIDEO_RESNET.PRETRAINED:
-        from .kinetics_init import load_kinetics_backbone
-
         load_kinetics_backbone(model, cfg.MODEL.VIDEO_RESNET.PRETRAINED)
     return model

@@ -1,4 +1,4 @@
-"""Frame-mAP evaluation of a model on a dataset split, across processes.
+"""AVA frame-mAP@0.5 of a model on an AVA-layout split, across processes.
 
 Every process runs the model on its shard of the split; predictions are
 converted to the evaluation contract (normalized boxes, per-class scores),
@@ -7,36 +7,37 @@ and written as an AVA detection CSV.
 """
 import logging
 import os
-from typing import Dict, Iterable, List
+from typing import Dict, List
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from woo.utils import comm
+from woo.data.ava_dataset import AVASplit
+from woo.evaluation.detections import write_detections_csv
+from woo.evaluation.evaluate import evaluate_predictions
+from woo.formats.boxes import boxes_to_unit
+from woo.modeling.meta_arch import detection_scores
+from woo.runtime import comm
 
-__all__ = ["ActionDetectionEvaluator", "inference_on_dataset"]
+__all__ = ["AVAEvaluator"]
 
 logger = logging.getLogger(__name__)
 
 
-class ActionDetectionEvaluator:
+class AVAEvaluator:
     """Collects a split's predictions and scores them with AVA frame-mAP@0.5.
 
     Args:
-        dataset_name: a name known to :mod:`woo.data.catalog`.
+        split: the files of the split (ground truth, evaluated label map, exclusions).
         output_dir: where ``detections.csv`` is written ("" writes nothing).
         action_score: score of a (box, action) detection, ``MODEL.WOO.ACTION_SCORE``:
             "action" (the action probability) or "actor_x_action" (times the actor score).
     """
 
-    def __init__(self, dataset_name: str, output_dir: str = "", action_score: str = "actor_x_action"):
-        from woo.modeling.meta_arch import ACTION_SCORES
-
-        if action_score not in ACTION_SCORES:
-            raise ValueError(f"MODEL.WOO.ACTION_SCORE must be one of {ACTION_SCORES}, got {action_score!r}")
-        self.dataset_name = dataset_name
+    def __init__(self, split: AVASplit, output_dir: str = "", action_score: str = "actor_x_action"):
+        detection_scores(torch.zeros(0, 1), torch.zeros(0), action_score)  # checks the name
+        self.split = split
+        self.dataset_name = split.name
         self.output_dir = output_dir
         self.action_score = action_score
         self._predictions: List[Dict] = []
@@ -60,12 +61,8 @@ class ActionDetectionEvaluator:
         """One key frame's detections: ``boxes`` (N, 4) in pixels of ``image_size`` (H, W),
         ``actor_scores`` (N,), ``actions`` (N, C) probabilities."""
         height, width = image_size
-        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-        boxes = (boxes.detach().float().cpu() / scale).clamp_(0.0, 1.0)
-        scores = actions.detach().float().cpu()
-        if self.action_score == "actor_x_action":
-            # The chance that there is an actor *and* it does the action.
-            scores = scores * actor_scores.detach().float().cpu()[:, None]
+        boxes = boxes_to_unit(boxes.detach().float().cpu(), height, width).clamp_(0.0, 1.0)
+        scores = detection_scores(actions, actor_scores, self.action_score)
         self._predictions.append(
             {
                 "video_id": video_id,
@@ -84,9 +81,6 @@ class ActionDetectionEvaluator:
             "frame_mAP@0.5_pyslowfast": float, "per_class_pyslowfast": {...}}``) and
             ``"num_key_frames"``; ``{}`` on other ranks.
         """
-        from woo.data.catalog import get_split
-        from woo.evaluation import evaluate_predictions, write_detections_csv
-
         gathered = comm.all_gather_object(self._predictions)
         if not comm.is_main_process():
             return {}
@@ -98,7 +92,7 @@ class ActionDetectionEvaluator:
                 if key not in seen:
                     seen.add(key)
                     predictions.append(pred)
-        split = get_split(self.dataset_name)
+        split = self.split
         if self.output_dir:
             os.makedirs(self.output_dir, exist_ok=True)
             csv_path = os.path.join(self.output_dir, "detections.csv")
@@ -111,42 +105,3 @@ class ActionDetectionEvaluator:
         )
         result["num_key_frames"] = len(predictions)
         return result
-
-
-@torch.inference_mode()
-def inference_on_dataset(
-    model: nn.Module,
-    data_loader: Iterable[List[Dict]],
-    evaluator: ActionDetectionEvaluator,
-    *,
-    precision: str = "fp32",
-    show_progress: bool = True,
-) -> Dict:
-    """Run ``model`` in eval mode over ``data_loader`` and return ``evaluator.evaluate()``.
-
-    Args:
-        precision: ``MODEL.INFERENCE.PRECISION`` ("fp32", "bf16" or "fp16"; autocast).
-        show_progress: a tqdm bar on rank 0.
-    """
-    from woo.inference.optimize import autocast_context
-
-    evaluator.reset()
-    was_training = model.training
-    model.eval()
-    try:
-        total = len(data_loader) if hasattr(data_loader, "__len__") else None
-        bar = tqdm(
-            data_loader,
-            total=total,
-            desc=f"eval {evaluator.dataset_name}",
-            disable=not (show_progress and comm.is_main_process()),
-            dynamic_ncols=True,
-        )
-        device_type = next(model.parameters()).device.type
-        for inputs in bar:
-            with autocast_context(precision, device_type):
-                outputs = model(inputs)
-            evaluator.process(inputs, outputs)
-    finally:
-        model.train(was_training)
-    return evaluator.evaluate()

@@ -1,4 +1,4 @@
-"""The paper's two-stage baseline, for timing next to WOO (``woo latency --two-stage``).
+"""The paper's two-stage baseline, timed next to WOO by ``benchmarks/latency.py``.
 
 A person detector (torchvision Faster R-CNN R50-FPN, at its shipped input scale
 of 800 pixels short side unless told otherwise) on the key frame, then an
@@ -12,7 +12,17 @@ from typing import Dict, List, Sequence
 import torch
 from torch import nn
 
-__all__ = ["TwoStagePipeline", "DETECTOR_MIN_SIZE"]
+from woo.commands.latency import Subject, example_clips
+from woo.modeling.flops import flop_analysis
+from woo.runtime.inference_modes import (
+    autocast_context,
+    cast_autocast_weights,
+    fold_batch_norms,
+    to_channels_last,
+    use_channels_last,
+)
+
+__all__ = ["TwoStagePipeline", "DETECTOR_MIN_SIZE", "prepare_two_stage"]
 
 # torchvision's Faster R-CNN resizes its input to this short side (long side at most
 # DETECTOR_MAX_SIZE) unless told otherwise: the detector as shipped, and the scale
@@ -122,3 +132,61 @@ class TwoStagePipeline(nn.Module):
         rois = torch.cat([index.view(n, 1, 1).expand(n, self.num_boxes, 1), boxes], dim=2)
         actions = self.action_model(inputs, rois.view(-1, 5))
         return {"boxes": boxes, "actions": actions.view(n, self.num_boxes, -1)}
+
+
+class _DetectorToTensors(nn.Module):
+    """Tensor-in, tensors-out view of a torchvision detector, as tracing needs."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, image: torch.Tensor):
+        det = self.detector([image])[0]
+        return det["boxes"], det["scores"], det["labels"]
+
+
+def _two_stage_gflops(pipeline: nn.Module, clip: torch.Tensor) -> Dict[str, float]:
+    """GFLOPs (fvcore) of the detector on the key frame and of the action model on the
+    clip with K boxes."""
+    t, h, w = clip.shape[1:]
+    detector = flop_analysis(_DetectorToTensors(pipeline.detector), (clip[:, t // 2] / 255,))
+    normalized = (clip[None] - pipeline.pixel_mean) / pipeline.pixel_std
+    inputs = [normalized[:, :, :: pipeline.alpha], normalized] if pipeline.alpha else normalized
+    rois = torch.cat([torch.zeros(pipeline.num_boxes, 1),
+                      torch.tensor([[0.0, 0.0, w, h]]).expand(pipeline.num_boxes, 4)], dim=1)
+    action = flop_analysis(pipeline.action_model, (inputs, rois))
+    with torch.no_grad():
+        return {"detector": detector.total() / 1e9, "action model": action.total() / 1e9}
+
+
+def prepare_two_stage(cfg, *, height: int, width: int, batch: int, flops: bool,
+                      num_boxes: int, detector_min_size: int = DETECTOR_MIN_SIZE) -> Subject:
+    """The two-stage pipeline with WOO's ``cfg.MODEL.INFERENCE`` treatment (precision,
+    BN folding, channels-last, weights in the autocast dtype; not torch.compile)."""
+    device = torch.device(cfg.MODEL.DEVICE)
+    inf = cfg.MODEL.INFERENCE
+    torch.manual_seed(0)
+    pipeline = TwoStagePipeline(**TwoStagePipeline.from_config(
+        cfg, image_size=(height, width), num_boxes=num_boxes,
+        detector_min_size=detector_min_size)).eval()
+    clips = example_clips(cfg, height, width, batch, device)
+    split_flops = _two_stage_gflops(pipeline, clips[0].cpu()) if flops else None  # on the CPU
+    pipeline.to(device)
+    for p in pipeline.parameters():
+        p.requires_grad_(False)
+    if inf.FOLD_BN:
+        fold_batch_norms(pipeline)
+    if use_channels_last(cfg):
+        to_channels_last(pipeline, pipeline.input_modules)
+    cast_autocast_weights(pipeline, inf.PRECISION)
+
+    def call():
+        with torch.inference_mode(), autocast_context(inf.PRECISION, device.type):
+            return pipeline(clips)
+
+    parts = {"detector": pipeline.detector, "action model": pipeline.action_model}
+    info = {"gflops": sum(split_flops.values()) if split_flops else None,
+            "split_gflops": split_flops, "num_boxes": num_boxes, "precision": inf.PRECISION,
+            "detector_min_size": detector_min_size}
+    return Subject(call, parts, info)

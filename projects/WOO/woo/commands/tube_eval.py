@@ -1,13 +1,12 @@
 """``woo tube-eval``: frame-mAP@0.5 and video-mAP of a JHMDB-21 / UCF101-24 detection CSV."""
 import argparse
-import logging
 import math
 
-from woo.utils.json_io import nan_to_null as _finite
-from woo.utils.json_io import write_json
-
-from .act_groundtruth import read_act_groundtruth
-from .tube_eval import TUBE_METRICS, evaluate_tube_detections, read_tube_detections_csv
+from woo.evaluation.tube_eval import TUBE_METRICS, evaluate_tube_detections, read_tube_detections_csv
+from woo.formats.act_groundtruth import read_act_groundtruth
+from woo.formats.json_io import nan_to_null as _finite
+from woo.formats.json_io import write_json
+from woo.runtime.logger import setup_logger
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logger(stream="stderr")  # stdout holds the result
     groundtruth = read_act_groundtruth(args.groundtruth)
     videos = groundtruth.videos("test", args.split)
     detections = read_tube_detections_csv(args.detections, groundtruth, videos)

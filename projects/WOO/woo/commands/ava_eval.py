@@ -1,13 +1,12 @@
 """``woo ava-eval``: frame-mAP@0.5 of an AVA detection CSV, under the official or PySlowFast's protocol."""
 import argparse
-import logging
 import math
 
-from woo.utils.json_io import nan_to_null as _finite
-from woo.utils.json_io import write_json
-
-from .evaluate import METRIC_NAMES, evaluate_csv
-from .frame_map import PROTOCOLS
+from woo.evaluation.evaluate import METRIC_NAMES, evaluate_csv
+from woo.evaluation.frame_map import PROTOCOLS
+from woo.formats.json_io import nan_to_null as _finite
+from woo.formats.json_io import write_json
+from woo.runtime.logger import setup_logger
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logger(stream="stderr")  # stdout holds the result
     result = evaluate_csv(args.labelmap, args.groundtruth, args.detections, args.exclusions, protocol=args.protocol)
     mean_name, per_class_name = METRIC_NAMES[args.protocol]
     per_class = result[per_class_name]

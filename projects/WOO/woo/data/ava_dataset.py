@@ -1,12 +1,13 @@
-"""Key-frame records of an AVA-layout split (the data contract's dataset dicts)."""
+"""AVA-layout splits (AVA v2.1/v2.2, the synthetic set) and their key-frame records (the data contract's dataset dicts)."""
 import logging
 import os
 from collections import Counter
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from woo.data.ava_annotations import (
+from woo.formats.ava_annotations import (
     AVA_VALID_TIMESTAMPS,
     FIRST_SECOND,
     FPS,
@@ -16,23 +17,61 @@ from woo.data.ava_annotations import (
     read_exclusions,
     read_frame_list,
 )
-from woo.data.ava_label_map import read_labelmap
+from woo.formats.label_map import read_labelmap
 
-__all__ = ["load_ava_records", "records_from_annotations"]
+from .frames import frame_size
+from .split_files import check_split_files
+
+__all__ = ["AVASplit", "load_ava_records", "records_from_annotations"]
 
 logger = logging.getLogger(__name__)
 
 
-def _frame_size(path: str) -> Tuple[int, int]:
-    """(height, width) of an image, reading only its header."""
-    from PIL import Image
+@dataclass(frozen=True)
+class AVASplit:
+    """Files of one split in the AVA layout.
 
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (OSError, ValueError) as e:
-        raise OSError(f"cannot read frame {path}: {e}") from None
-    return height, width
+    Attributes:
+        name: the split's catalog name.
+        frames_dir: folder holding ``<video>/<video>_%06d.jpg``.
+        frame_list: PySlowFast frame list of the split's videos.
+        annotations: ground-truth CSV.
+        label_map: training label map (its ids are the action columns kept).
+        eval_label_map: label map whose ids are evaluated.
+        exclusions: excluded-timestamps CSV, or None.
+        num_actions: width of the multi-hot action vectors (column = id - 1).
+        all_key_frames: False: one record per annotated key frame (AVA's
+            files list only key frames with people). True: one record per key
+            frame in ``valid_timestamps`` that the video has, people or not.
+        valid_timestamps: inclusive range of annotated seconds.
+        readme_section: the section of datasets/README.md that says how to get the files.
+        evaluator_type: "ava" (frame-mAP@0.5, :mod:`woo.evaluation.frame_map`).
+    """
+
+    name: str
+    frames_dir: str
+    frame_list: str
+    annotations: str
+    label_map: str
+    eval_label_map: str
+    exclusions: Optional[str]
+    num_actions: int
+    all_key_frames: bool = False
+    valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
+    readme_section: str = "Files each AVA version needs"
+    evaluator_type: str = "ava"
+
+    def required_files(self) -> List[Tuple[str, str]]:
+        """(what, path) of every file or folder the split needs, exclusions included when set."""
+        files = [
+            ("frame list", self.frame_list),
+            ("annotations", self.annotations),
+            ("label map", self.label_map),
+            ("evaluation label map", self.eval_label_map),
+        ]
+        if self.exclusions is not None:
+            files.append(("excluded timestamps", self.exclusions))
+        return files + [("frames folder", self.frames_dir)]
 
 
 def records_from_annotations(
@@ -86,7 +125,7 @@ def records_from_annotations(
         for row, person in enumerate(people):
             actions[row, [a - 1 for a in person.action_ids]] = 1.0
         if video_id not in sizes:
-            sizes[video_id] = _frame_size(frames[0])
+            sizes[video_id] = frame_size(frames[0])
         height, width = sizes[video_id]
         records.append(
             {
@@ -114,7 +153,7 @@ def records_from_annotations(
 
 
 def load_ava_records(split) -> List[Dict]:
-    """Records of an :class:`woo.data.catalog.AVASplit`, one per key frame.
+    """Records of an :class:`AVASplit`, one per key frame.
 
     Every record: ``video_id`` (str), ``timestamp`` (int), ``frame_paths``
     (the video's frames, one list shared by its records), ``key_frame_index``
@@ -126,8 +165,6 @@ def load_ava_records(split) -> List[Dict]:
         ValueError: naming file and line of malformed input, or a label map
             with ids beyond ``num_actions``.
     """
-    from woo.data.catalog import check_split_files
-
     check_split_files(split)
     _, class_ids = read_labelmap(split.label_map)
     if max(class_ids) > split.num_actions or min(class_ids) < 1:

@@ -7,15 +7,15 @@ old file or the new one, never half of one), loads with
 that names it. :func:`get_rng_state` / :func:`set_rng_state` carry the random
 generators, so a resumed run draws the same numbers as an uninterrupted one.
 """
-import errno
 import os
 import random
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
 from fvcore.common.checkpoint import Checkpointer
+
+from woo.formats.atomic import DiskFullError, atomic_write
 
 __all__ = ["AtomicSaveMixin", "WooCheckpointer", "CheckpointError", "get_rng_state", "set_rng_state"]
 
@@ -24,41 +24,20 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that is missing, truncated, corrupt or not a WOO checkpoint."""
 
 
-def _atomic_write(path: str, write_fn) -> None:
+def _atomic_save(path: str, write_fn) -> None:
     """Call ``write_fn(file)`` on a temporary file next to ``path``, then move it into place.
 
     Raises:
         CheckpointError: naming ``path`` when the disk is full (the temporary file is removed).
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, "wb", fsync=True) as f:
             write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException as e:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        if _caused_by_full_disk(e):
-            raise CheckpointError(
-                f"cannot write {path}: no space left on device (the partial file was removed; "
-                "free space or set SOLVER.CHECKPOINT_MAX_TO_KEEP)"
-            ) from None
-        raise
-
-
-def _caused_by_full_disk(error: BaseException) -> bool:
-    """Whether ``error`` or an error it arose from is ENOSPC (torch.save wraps the
-    file's ``OSError`` in a ``RuntimeError`` about an "unexpected pos")."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    except DiskFullError:
+        raise CheckpointError(
+            f"cannot write {path}: no space left on device (the partial file was removed; "
+            "free space or set SOLVER.CHECKPOINT_MAX_TO_KEEP)"
+        ) from None
 
 
 class AtomicSaveMixin:
@@ -85,13 +64,12 @@ class AtomicSaveMixin:
         data.update(kwargs)
         save_file = os.path.join(self.save_dir, f"{name}.pth")
         self.logger.info(f"Saving checkpoint to {save_file}")
-        _atomic_write(save_file, lambda f: torch.save(data, f))
+        _atomic_save(save_file, lambda f: torch.save(data, f))
         self.tag_last_checkpoint(os.path.basename(save_file))
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         path = os.path.join(self.save_dir, "last_checkpoint")
-        _atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
-
+        _atomic_save(path, lambda f: f.write(last_filename_basename.encode()))
 
 
 class WooCheckpointer(AtomicSaveMixin, Checkpointer):

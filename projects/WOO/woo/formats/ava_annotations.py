@@ -2,7 +2,7 @@
 frame lists, and AVA's timing constants.
 
 Box CSVs are parsed by the one reader of AVA box CSVs,
-:func:`woo.data.ava_box_csv.read_box_csv`, which the evaluation uses too.
+:func:`woo.formats.ava_box_csv.read_box_csv`, which the evaluation uses too.
 
 Quirks of the real AVA files and what happens to them (every skip and clip is
 counted and reported in one summary line per file, never dropped silently):
@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
-from woo.data.ava_box_csv import read_box_csv
+from woo.formats.ava_box_csv import read_box_csv
 
 __all__ = [
     "AVA_VALID_TIMESTAMPS",

@@ -1,8 +1,9 @@
 """JSON result files: written whole or not at all, with NaN as null."""
 import json
 import math
-import os
 from typing import Optional
+
+from .atomic import atomic_write
 
 __all__ = ["write_json", "nan_to_null"]
 
@@ -18,16 +19,7 @@ def nan_to_null(value: float) -> Optional[float]:
 
 
 def write_json(path: str, obj, indent: int = 2) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``,
-    creating the folder; a NaN or infinite float is an error (JSON has none).
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=indent, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically, creating the folder; a NaN or infinite
+    float is an error (JSON has none)."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, indent=indent, allow_nan=False)

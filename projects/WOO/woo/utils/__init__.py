@@ -1,1 +1,0 @@
-"""Small utilities shared by the data, engine and detectron2 code."""
