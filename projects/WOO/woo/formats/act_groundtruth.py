@@ -15,46 +15,20 @@ cannot run code, and every key, video and tube is checked: a problem raises
 ``ValueError`` naming the file and the key or video.
 """
 import logging
-import pickle
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 import numpy as np
 
+from woo.formats.safe_pickle import load_array_pickle
+
 __all__ = ["ActGroundTruth", "read_act_groundtruth", "load_act_pickle"]
 
 logger = logging.getLogger(__name__)
 
-# (module, name) pairs a ground-truth pickle may reference: numpy array reconstruction only.
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("collections", "OrderedDict"),
-    # Protocol-2 pickles written by Python 3 store bytes (array data) through codecs.encode.
-    ("_codecs", "encode"),
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a ground-truth pickle")
-        return super().find_class(module, name)
-
-
 def load_act_pickle(path: str):
     """Unpickle ``path`` allowing only numpy arrays and plain containers (Python 2 pickles too)."""
-    try:
-        with open(path, "rb") as f:
-            return _ArrayUnpickler(f, encoding="latin1").load()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"ground-truth pickle not found: {path}") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError) as e:
-        raise ValueError(f"{path}: not a readable ground-truth pickle ({e})") from None
+    return load_array_pickle(path, "ground-truth pickle")
 
 
 @dataclass

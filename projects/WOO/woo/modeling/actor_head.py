@@ -1,13 +1,14 @@
 """Actor localization head: Sparse R-CNN style set prediction on the key-frame FPN."""
 import copy
 import math
+import re
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
-from torchvision.ops import MultiScaleRoIAlign
 
 from .interaction import InteractionBlock
+from .pooler import FPNRoIAlign
 
 __all__ = ["ActorStage", "ActorLocalizationHead", "apply_box_deltas"]
 
@@ -106,12 +107,19 @@ class ActorLocalizationHead(nn.Module):
             num_stages: number of refinement stages.
             num_proposals: learnable proposals P per clip.
             hidden_dim: proposal feature width d.
-            level_names: FPN levels to pool from (e.g. "p2".."p5").
+            level_names: FPN levels to pool from, finest first, "p<k>" of stride 2**k
+                (e.g. "p2".."p5"); each box is pooled from the level its size picks.
             pooler_resolution: RoIAlign output size.
         """
         super().__init__()
+        bad = [n for n in level_names if not re.fullmatch(r"p\d+", n)]
+        if bad:
+            raise ValueError(f"actor-head levels must be named 'p<k>' (stride 2**k), got {bad}")
+        self.level_names = tuple(level_names)
         self.stages = nn.ModuleList(copy.deepcopy(stage) for _ in range(num_stages))
-        self.pooler = MultiScaleRoIAlign(list(level_names), pooler_resolution, sampling_ratio=2)
+        # aligned=True, as the action head's RoIAlign (projects/WOO/README.md says why).
+        self.pooler = FPNRoIAlign(levels=[int(n[1:]) for n in level_names], output_size=pooler_resolution,
+                                  sampling_ratio=2)
         # Normalized cx, cy, w, h; every proposal starts as the whole frame.
         self.init_boxes = nn.Embedding(num_proposals, 4)
         self.init_features = nn.Embedding(num_proposals, hidden_dim)
@@ -146,18 +154,24 @@ class ActorLocalizationHead(nn.Module):
         Args:
             features: FPN levels, each (N, d, H_l, W_l).
             image_sizes: (N, 2) unpadded (H, W) of each clip.
-            padded_size: (H, W) of the padded batch, from which RoIAlign infers level scales.
+            padded_size: (H, W) of the padded batch; level "p<k>" must be 2**k times smaller.
 
         Returns:
             one dict per stage: "logits" (N, P, 2), "boxes" (N, P, 4) in pixels,
             "features" (N, P, d).
         """
+        levels = [features[name] for name in self.level_names]
+        for name, k, x in zip(self.level_names, self.pooler.levels, levels):
+            # The pooling scale comes from the level's name: a backbone must keep the contract.
+            if tuple(x.shape[-2:]) != (padded_size[0] // 2 ** k, padded_size[1] // 2 ** k):
+                raise ValueError(f"level {name!r} is {tuple(x.shape[-2:])} for a padded input of "
+                                 f"{tuple(padded_size)}; a 'p{k}' level has stride {2 ** k}")
         n = image_sizes.shape[0]
         boxes = self.initial_boxes(image_sizes)
         proposal_features = self.init_features.weight[None].expand(n, -1, -1)
         outputs = []
         for stage in self.stages:
-            rois = self.pooler(features, list(boxes.unbind(0)), [tuple(padded_size)] * n)
+            rois = self.pooler(levels, list(boxes.unbind(0)))
             logits, new_boxes, proposal_features = stage(rois, proposal_features, boxes)
             outputs.append({"logits": logits, "boxes": new_boxes, "features": proposal_features})
             # Each stage refines the previous boxes without back-propagating through them.
