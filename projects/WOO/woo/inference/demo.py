@@ -19,7 +19,7 @@ from woo.evaluation.detections import write_detections_csv
 from woo.formats.atomic import PendingFiles
 from woo.formats.boxes import boxes_to_unit
 
-from .render import H264Writer, action_labels, draw_actions
+from .render import ActionOverlay, H264Writer, action_labels
 from .timeline import plot_timeline
 from .tracking import ActionTracker, action_segments
 from .video_reader import DecodedFrame
@@ -54,7 +54,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
     writer = None
     render_seconds = 0.0
     waiting = deque()  # decoded frames not yet rendered
-    shown = None  # (time, boxes, ids, labels) of the key frame drawn on the waiting frames
+    shown = None  # (time, ActionOverlay) of the key frame drawn on the waiting frames
     csv_predictions, seconds_seen = [], set()
     frames = key_frames = 0
     last_time = 0.0
@@ -66,7 +66,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
             frame = waiting.popleft()
             image = frame.image.copy()
             if shown is not None:
-                draw_actions(image, shown[1], shown[2], shown[3])
+                shown[1].draw(image)
             writer.write(image)
             frames += 1
             bar.update(1)
@@ -88,7 +88,9 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
             labels = [action_labels(a, names, top_k, score_thresh) for a in event.actions]
             if shown is not None:
                 render_until((shown[0] + event.time) / 2)  # each frame shows its nearest key frame
-            shown = (event.time, event.boxes, ids, labels)
+            t0 = time.perf_counter()  # laying out the tabs is part of rendering
+            shown = (event.time, ActionOverlay((info.width, info.height), event.boxes, ids, labels))
+            render_seconds += time.perf_counter() - t0
             key_frames += 1
             second = int(round(event.time))
             if abs(event.time - second) <= 0.5 / float(info.fps) + 1e-6 and second not in seconds_seen:
