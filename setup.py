@@ -29,6 +29,6 @@ setup(
     ],
     # onnxruntime: tests run the exported ONNX graph; imageio-ffmpeg: its ffmpeg binary
     # extracts frames in the AVA-layout test, as datasets/README.md documents.
-    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16", "imageio-ffmpeg"]},
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16", "imageio-ffmpeg", "selenium>=4.11"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},
 )

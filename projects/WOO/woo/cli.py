@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "demo": ("woo.inference.demo", "run a trained model on a video: annotated video, tracks, timeline"),
     "latency": ("woo.inference.latency", "milliseconds per key frame, beside the two-stage pipeline"),
     "export": ("woo.inference.export", "export a model to ONNX or TorchScript"),
+    "compare": ("woo.commands.compare", "two or more runs' metrics.json side by side, per-class AP differences"),
 }
 
 

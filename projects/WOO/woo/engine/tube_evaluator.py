@@ -11,7 +11,10 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from woo.formats.eval_details import save_details
 from woo.utils import comm
+
+from .evaluator import DETAILS_FILE, ActionDetectionEvaluator
 
 __all__ = ["TubeDetectionEvaluator", "build_action_evaluator", "uses_tube_evaluation"]
 
@@ -27,8 +30,6 @@ def uses_tube_evaluation(dataset_name: str) -> bool:
 
 def build_action_evaluator(cfg, dataset_name: str, output_dir: str = ""):
     """The evaluator of split ``dataset_name``: tube evaluation or AVA frame-mAP."""
-    from .evaluator import ActionDetectionEvaluator
-
     if uses_tube_evaluation(dataset_name):
         return TubeDetectionEvaluator(dataset_name, output_dir, action_score=cfg.MODEL.WOO.ACTION_SCORE,
                                       detections_per_frame=cfg.TEST.DETECTIONS_PER_IMAGE)
@@ -97,7 +98,8 @@ class TubeDetectionEvaluator:
         Returns:
             On rank 0 ``{"mAP": frame-mAP@0.5, "frame_mAP@0.5", "video_mAP@0.2",
             "video_mAP@0.5", "video_mAP@0.75", "video_mAP@0.5:0.95", "per_class":
-            {name: frame AP}, "num_key_frames"}``; ``{}`` on other ranks.
+            {name: frame AP}, "num_key_frames", "details": {"frame": EvaluationDetails}
+            (also written to ``eval_details.npz``), "label_types": {}}``; ``{}`` on other ranks.
         """
         from woo.data.catalog import get_split
         from woo.evaluation.tube_eval import evaluate_tube_detections, write_tube_detections_csv
@@ -136,8 +138,11 @@ class TubeDetectionEvaluator:
             logger.info(f"Wrote {len(detections)} detections of {len(keys)} frames to {csv_path}")
         result = evaluate_tube_detections(
             groundtruth, videos, detections,
-            evaluated_frames=None if split.frame_stride == 1 else expected,
+            evaluated_frames=None if split.frame_stride == 1 else expected, keep_details=True,
         )
         result["mAP"] = result["frame_mAP@0.5"]
         result["num_key_frames"] = len(keys)
+        result["label_types"] = {}  # JHMDB and UCF name no action types
+        if self.output_dir:
+            save_details(os.path.join(self.output_dir, DETAILS_FILE), result["details"])
         return result

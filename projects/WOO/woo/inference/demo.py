@@ -3,7 +3,8 @@
 Writes into ``--output``: ``annotated.mp4`` (every input frame, H.264, boxes
 coloured by track with their top actions, held between key frames),
 ``detections.csv`` (AVA format, key frames at whole seconds), ``tracks.json``
-(tracks and action segments) and ``timeline.png``. Every file is written
+(tracks and action segments), ``timeline.png`` and ``index.html`` (the video
+over an interactive timeline, :mod:`woo.reports.demo_page`). Every file is written
 under a temporary name and renamed at the end, so an interrupted run leaves
 nothing that looks complete.
 """
@@ -18,9 +19,11 @@ from typing import Dict, List, Optional
 import numpy as np
 from tqdm import tqdm
 
+from woo.reports.demo_page import write_demo_page
+
 __all__ = ["add_arguments", "main", "run_demo", "OUTPUT_FILES"]
 
-OUTPUT_FILES = ("annotated.mp4", "detections.csv", "tracks.json", "timeline.png")
+OUTPUT_FILES = ("annotated.mp4", "detections.csv", "tracks.json", "timeline.png", "index.html")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -264,3 +267,4 @@ def _write_outputs(outputs: _Outputs, info, predictor, tracks: List[Dict], csv_p
         json.dump(document, f, indent=1)
         f.write("\n")
     plot_timeline(outputs.temp["timeline.png"], tracks, predictor.class_names, duration)
+    write_demo_page(outputs.temp["index.html"], document, video="annotated.mp4")
