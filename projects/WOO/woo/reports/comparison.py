@@ -51,8 +51,10 @@ def load_run(path: str, label: str) -> Run:
         raise ValueError(f"{file} has no per_class AP (a metrics.json of woo train, or of "
                          "woo ava-eval / tube-eval --json or --report, has one)")
     for name, ap in per_class.items():
-        if ap is not None and not isinstance(ap, (int, float)):
+        if ap is not None and (isinstance(ap, bool) or not isinstance(ap, (int, float))):
             raise ValueError(f"{file}: per_class[{name!r}] is {ap!r}, not a number or null")
+        if ap is not None and math.isnan(ap):  # Python's json reads NaN; it means no ground truth, as null
+            per_class[name] = None
     return Run(label=label, path=file, metrics=metrics)
 
 

@@ -7,6 +7,7 @@ a cursor with playback, seeks to a segment's start on a click and shows a
 segment's label, time span and mean score on hover.
 """
 import json
+import os
 from typing import Dict, List
 
 from .html import escape, page, table, write_text
@@ -165,10 +166,11 @@ def write_demo_page(path: str, document: Dict, video: str = "annotated.mp4") -> 
                      f'<td class="num">{track["start"]:.1f}&ndash;{track["end"]:.1f} s</td>',
                      f'<td class="num">{len(track["key_frames"])}</td>',
                      f'<td class="num">{sum(scores) / max(len(scores), 1):.2f}</td>', f"<td>{actions}</td>"])
+    name = os.path.basename(str(document.get("video", "")).rstrip("/\\")) or "demo"
     stride = document.get("key_stride")
     every = f"key frames every {stride:g} s" if stride else "every frame a key frame"
     body = "\n".join([
-        f"<h1>{escape(str(document.get('video', 'demo')))}</h1>",
+        f"<h1>{escape(name)}</h1>",
         f'<p class="sub">{document["duration"]:.1f} s, {document["width"]}&times;{document["height"]}, '
         f'{document["fps"]:.2f} FPS, {len(tracks)} tracks, {escape(every)}</p>',
         f'<video id="player" src="{escape(video)}" controls muted playsinline preload="auto"></video>',
@@ -183,4 +185,4 @@ def write_demo_page(path: str, document: Dict, video: str = "annotated.mp4") -> 
         f'<script type="application/json" id="tracks-data">{_embedded_json(document)}</script>',
         f'<script type="application/json" id="palette-data">{_embedded_json(colors)}</script>',
     ])
-    write_text(path, page(f"WOO demo: {document.get('video', '')}", body, style=_STYLE, script=_SCRIPT))
+    write_text(path, page(f"WOO demo: {name}", body, style=_STYLE, script=_SCRIPT))
