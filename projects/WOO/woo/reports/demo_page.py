@@ -22,7 +22,7 @@ _TAB20 = ["#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d6
           "#17becf", "#9edae5"]
 
 _STYLE = """
-video { display: block; width: 100%; max-width: 720px; background: #000; }
+video { display: block; width: 100%; max-width: 640px; background: #000; }
 #timeline { margin-top: 10px; position: relative; }
 #timeline svg { width: 100%; display: block; user-select: none; }
 #timeline .track { fill: #e6e6e6; }
@@ -49,7 +49,7 @@ _SCRIPT = r"""
   const tooltip = document.getElementById("tooltip");
   const NS = "http://www.w3.org/2000/svg";
   const duration = Math.max(doc.duration, 1e-3);
-  const W = 1000, LEFT = 52, RIGHT = 10, AXIS = 22, ROW = 26;
+  const W = 1000, LEFT = 52, RIGHT = 24, AXIS = 22, ROW = 26;
   const tracks = doc.tracks.slice().sort((a, b) => a.id - b.id);
   const H = AXIS + ROW * Math.max(tracks.length, 1) + 4;
   const x = (t) => LEFT + (Math.min(Math.max(t, 0), duration) / duration) * (W - LEFT - RIGHT);
@@ -174,8 +174,8 @@ def write_demo_page(path: str, document: Dict, video: str = "annotated.mp4") -> 
         f'<p class="sub">{document["duration"]:.1f} s, {document["width"]}&times;{document["height"]}, '
         f'{document["fps"]:.2f} FPS, {len(tracks)} tracks, {escape(every)}</p>',
         f'<video id="player" src="{escape(video)}" controls muted playsinline preload="auto"></video>',
-        '<div id="timeline"><div id="tooltip" hidden></div></div>',
         f'<p class="legend" id="legend">{legend}</p>',
+        '<div id="timeline"><div id="tooltip" hidden></div></div>',
         '<p class="note">Click a segment (or the timeline) to play from there; hover a segment for its label, '
         "time span and mean score. Bars: grey while a track is seen, coloured where an action's score stays "
         "above the demo's threshold.</p>",
