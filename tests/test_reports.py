@@ -131,6 +131,20 @@ def test_ava_eval_report_shows_the_evaluation(tmp_path, ava_files, capsys):
     assert [[c["text"] for c in r] for r in page.tables["missed"]] == [["v1", "902", "1", "4"], ["v1", "903", "1", "1"]]
 
 
+def test_a_report_folder_that_cannot_be_written_is_one_line_before_evaluating(tmp_path, ava_files, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["ava-eval", "--labelmap", ava_files["labelmap"], "--groundtruth", ava_files["groundtruth"],
+                 "--detections", ava_files["detections"], "--report", str(blocker)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"woo ava-eval: error: --report {blocker} exists and is not a folder"]
+    # The ground truth is never read: the folder is checked first.
+    assert main(["tube-eval", "--groundtruth", str(tmp_path / "absent.pkl"), "--detections", ava_files["detections"],
+                 "--report", str(blocker / "sub")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"woo tube-eval: error: --report {blocker / 'sub'}: {blocker} is not a folder"]
+
+
 def test_the_kept_curves_give_back_each_ap(tmp_path, ava_files):
     report = tmp_path / "report"
     assert main(["ava-eval", "--labelmap", ava_files["labelmap"], "--groundtruth", ava_files["groundtruth"],

@@ -3,6 +3,8 @@ import argparse
 import logging
 import math
 import os
+import sys
+from typing import Optional
 
 from woo.data.ava_label_map import read_label_types
 from woo.formats.eval_details import save_details
@@ -36,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    problem = report_folder_problem(args.report)
+    if problem:  # before an evaluation that may take minutes
+        print(f"woo ava-eval: error: {problem}", file=sys.stderr)
+        return 1
     result = evaluate_csv(args.labelmap, args.groundtruth, args.detections, args.exclusions, protocol=args.protocol,
                           also=PROTOCOLS if args.report else (), keep_details=bool(args.report))
     mean_name, per_class_name = METRIC_NAMES[args.protocol]
@@ -56,6 +62,22 @@ def main(args: argparse.Namespace) -> int:
     if args.report:
         _write_report(args, result)
     return 0
+
+
+def report_folder_problem(path: Optional[str]) -> str:
+    """Why ``--report path`` cannot be written ("" if it can, or is not asked for)."""
+    if not path:
+        return ""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"--report {path} exists and is not a folder"
+    existing = path
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing or "."):
+        return f"--report {path}: {existing} is not a folder"
+    if not os.access(existing or ".", os.W_OK | os.X_OK):
+        return f"--report {path}: {existing or '.'} is not writable"
+    return ""
 
 
 def _write_report(args: argparse.Namespace, result) -> None:

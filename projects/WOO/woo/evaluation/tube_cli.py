@@ -3,6 +3,7 @@ import argparse
 import logging
 import math
 import os
+import sys
 
 from woo.formats.eval_details import save_details
 from woo.reports.evaluation_report import write_evaluation_report
@@ -10,6 +11,7 @@ from woo.utils.json_io import nan_to_null as _finite
 from woo.utils.json_io import write_json
 
 from .act_groundtruth import read_act_groundtruth
+from .cli import report_folder_problem
 from .tube_eval import TUBE_METRICS, evaluate_tube_detections, read_tube_detections_csv
 
 
@@ -27,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    problem = report_folder_problem(args.report)
+    if problem:  # before an evaluation that may take minutes
+        print(f"woo tube-eval: error: {problem}", file=sys.stderr)
+        return 1
     groundtruth = read_act_groundtruth(args.groundtruth)
     videos = groundtruth.videos("test", args.split)
     detections = read_tube_detections_csv(args.detections, groundtruth, videos)
