@@ -55,7 +55,9 @@ setup(
     ],
     # onnxruntime: tests run the exported ONNX graph; imageio-ffmpeg: its ffmpeg binary
     # extracts frames in the AVA-layout test, as datasets/README.md documents; import-linter:
-    # tests/test_layers.py checks the layering (.importlinter).
-    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16", "imageio-ffmpeg", "import-linter>=2.0"]},
+    # tests/test_layers.py checks the layering (.importlinter); selenium drives Debian's chromium
+    # (where installed) in the browser test of the report and demo pages.
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "onnxruntime>=1.16", "imageio-ffmpeg", "import-linter>=2.0",
+                            "selenium>=4.11"]},
     entry_points={"console_scripts": ["woo=woo.cli:main"]},
 )

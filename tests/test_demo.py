@@ -1,4 +1,5 @@
-"""`woo demo` and `woo.VideoPredictor` end to end, with a WOO_Instant model trained here."""
+"""`woo demo` and `woo.VideoPredictor` end to end, with a WOO_Instant model trained here
+(the ``trained`` fixture of conftest.py)."""
 import csv
 import json
 import os
@@ -16,21 +17,6 @@ from woo.cli import main
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
 ACTIONS = ["stand", "walk", "bob", "carry", "crouch", "raise arm"]
-
-
-@pytest.fixture(scope="module")
-def trained(datasets_root, tmp_path_factory):
-    """A WOO_Instant checkpoint (4 iterations) and the frames of synthetic val000."""
-    out = tmp_path_factory.mktemp("instant")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", datasets_root)
-        assert main(["train", "--config-file", INSTANT, "OUTPUT_DIR", str(out), "DATASETS.TEST", "()"]) == 0
-    frames_dir = os.path.join(datasets_root, "woo_synthetic", "frames", "val000")
-    return {"weights": str(out / "model_final.pth"), "frames_dir": frames_dir,
-            "annotations": os.path.join(datasets_root, "woo_synthetic", "annotations",
-                                        "woo_synthetic_val_v1.0.csv"),
-            "label_map": os.path.join(datasets_root, "woo_synthetic", "annotations",
-                                      "woo_synthetic_action_list_v1.0.pbtxt")}
 
 
 def val_frames(trained, count):
@@ -70,9 +56,10 @@ def test_demo_writes_every_output(trained, tmp_path, capsys, fps, count):
     out = tmp_path / "out"
     assert demo(trained, video, out, "--batch-size", "3") == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
-    assert summary.startswith(f"woo demo: wrote annotated.mp4, detections.csv, tracks.json, timeline.png to {out}")
+    assert summary.startswith(f"woo demo: wrote annotated.mp4, detections.csv, tracks.json, timeline.png, "
+                              f"index.html to {out}")
     assert f"{count} frames" in summary and "video s per wall s" in summary
-    assert sorted(os.listdir(out)) == ["annotated.mp4", "detections.csv", "timeline.png", "tracks.json"]
+    assert sorted(os.listdir(out)) == ["annotated.mp4", "detections.csv", "index.html", "timeline.png", "tracks.json"]
 
     assert probe(out / "annotated.mp4") == {"codec": "h264", "rate": fps, "size": (160, 120), "frames": count}
 

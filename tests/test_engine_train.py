@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from woo.cli import main
+from woo.reports.evaluation_report import REPORT_FILES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
@@ -51,6 +52,12 @@ def test_tensorboard_gets_losses_lr_and_periodic_frame_map(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert final.step == 4 and final.value == pytest.approx(metrics["frame_mAP@0.5"])
     assert [e.step for e in events.Scalars("lr")] == [1, 2, 3, 4]
+    # The per-class AP chart of each evaluation's report, as an image.
+    charts = events.Images("per_class_AP")
+    assert [e.step for e in charts] == [2, 4] and charts[-1].width > 100 and charts[-1].height > 100
+    report = out / "inference" / "report"
+    assert sorted(os.listdir(report)) == sorted(["index.html", *REPORT_FILES])
+    assert (out / "inference" / "eval_details.npz").is_file()
 
 
 def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):

@@ -39,6 +39,20 @@ def test_an_upward_import_breaks_the_contract(tmp_path, module, upward):
     assert result.returncode != 0 and "BROKEN" in result.stdout, result.stdout + result.stderr
 
 
+def _has_reason(lines, index: int) -> bool:
+    """A comment on the import's line, or above it within its block of imports."""
+    if "#" in lines[index]:
+        return True
+    while index > 0:
+        index -= 1
+        text = lines[index].strip()
+        if text.startswith("#"):
+            return True
+        if not text.startswith(("import ", "from ")):
+            return False
+    return False
+
+
 def _local_imports():
     """(file, line, module, has_comment) of every import inside a function of the package."""
     found = []
@@ -60,8 +74,7 @@ def _local_imports():
                         modules = ["." * node.level + (node.module or "")]
                     else:
                         continue
-                    line = node.lineno - 1
-                    commented = "#" in lines[line] or lines[line - 1].strip().startswith("#")
+                    commented = _has_reason(lines, node.lineno - 1)
                     found += [(os.path.relpath(path, PACKAGE), node.lineno, m, commented) for m in modules]
     return found
 

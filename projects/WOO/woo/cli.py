@@ -33,6 +33,7 @@ SUBCOMMANDS = {
     "demo": ("woo.commands.demo", "run a trained model on a video: annotated video, tracks, timeline"),
     "latency": ("woo.commands.latency", "milliseconds per key frame of a config's model, by part"),
     "export": ("woo.commands.export", "export a model to ONNX or TorchScript"),
+    "compare": ("woo.commands.compare", "two or more runs' metrics.json side by side, per-class AP differences"),
 }
 
 

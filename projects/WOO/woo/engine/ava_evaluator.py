@@ -16,10 +16,15 @@ from woo.data.ava_dataset import AVASplit
 from woo.evaluation.detections import write_detections_csv
 from woo.evaluation.evaluate import evaluate_predictions
 from woo.formats.boxes import boxes_to_unit
+from woo.formats.eval_details import save_details
+from woo.formats.label_map import read_label_types
 from woo.modeling.meta_arch import detection_scores
 from woo.runtime import comm
 
-__all__ = ["AVAEvaluator"]
+__all__ = ["AVAEvaluator", "DETAILS_FILE"]
+
+# What an evaluation keeps for its report, beside detections.csv (see woo.formats.eval_details).
+DETAILS_FILE = "eval_details.npz"
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +83,10 @@ class AVAEvaluator:
         Returns:
             On rank 0 the entries of :data:`woo.evaluation.METRIC_NAMES` of both
             protocols (``{"frame_mAP@0.5": float, "per_class": {name: AP},
-            "frame_mAP@0.5_pyslowfast": float, "per_class_pyslowfast": {...}}``) and
-            ``"num_key_frames"``; ``{}`` on other ranks.
+            "frame_mAP@0.5_pyslowfast": float, "per_class_pyslowfast": {...}}``),
+            ``"num_key_frames"``, ``"details"`` (``{protocol: EvaluationDetails}``,
+            also written to ``eval_details.npz``) and ``"label_types"`` (``{name:
+            label_type}`` from the split's label maps); ``{}`` on other ranks.
         """
         gathered = comm.all_gather_object(self._predictions)
         if not comm.is_main_process():
@@ -101,7 +108,11 @@ class AVAEvaluator:
             logger.info(f"Evaluated {len(predictions)} key frames, {detected} of them with at least one detection; "
                         f"wrote their detections to {csv_path}")
         result = evaluate_predictions(
-            predictions, split.annotations, split.eval_label_map, split.exclusions
+            predictions, split.annotations, split.eval_label_map, split.exclusions, keep_details=True
         )
         result["num_key_frames"] = len(predictions)
+        # AVA's 60-class evaluation list has no label_type; its 80-class training list has.
+        result["label_types"] = {**read_label_types(split.label_map), **read_label_types(split.eval_label_map)}
+        if self.output_dir:
+            save_details(os.path.join(self.output_dir, DETAILS_FILE), result["details"])
         return result

@@ -30,7 +30,9 @@ from woo.runtime import comm
 from woo.runtime.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from woo.runtime.inference_modes import optimize_for_inference
 from woo.runtime.output_dir import inference_dir
+from woo.reports.html import read_png
 
+from .eval_report import REPORT_DIR, write_split_report
 from .evaluators import build_evaluator, inference_on_dataset
 from .optim import build_lr_scheduler, build_optimizer
 
@@ -125,6 +127,8 @@ class Trainer:
         self.start_iter = 0
         self.iter = 0
         self._resumed_rng = None
+        # {TensorBoard tag: per-class AP chart} of the last evaluation's reports (rank 0).
+        self.report_images: Dict[str, str] = {}
 
     # ------------------------------------------------------------------ set-up
     def resume_or_load(self, resume: bool) -> None:
@@ -216,6 +220,7 @@ class Trainer:
                             writer.add_scalar("data_time", data_time, it)
                 if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
                     _add_metric_scalars(writer, self.test(iteration=it), it)
+                    self._add_report_images(writer, it)
                 if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
                     self.save()
             bar.close()
@@ -226,6 +231,7 @@ class Trainer:
             logger.info(f"Training done in {time.perf_counter() - start_time:.0f}s")
             metrics = self.test(iteration=self.max_iter)
             _add_metric_scalars(writer, metrics, self.max_iter)
+            self._add_report_images(writer, self.max_iter)
             return metrics
         finally:
             bar.close()
@@ -290,6 +296,13 @@ class Trainer:
             return None
         return SummaryWriter(log_dir=self.output_dir)
 
+    def _add_report_images(self, writer, iteration: int) -> None:
+        """The per-class AP charts of the last evaluation's reports to TensorBoard."""
+        if writer is None:
+            return
+        for tag, path in self.report_images.items():
+            writer.add_image(tag, read_png(path), iteration, dataformats="HWC")
+
     # -------------------------------------------------------------- evaluation
     def test(self, iteration: Optional[int] = None) -> Dict:
         """Evaluate on every ``DATASETS.TEST`` split; write detections and ``metrics.json``.
@@ -325,6 +338,12 @@ class Trainer:
         logger.info(f"{cfg.DATASETS.TEST[0]} at iteration {metrics['iteration']}: {figures}")
         for cls_name, ap in metrics["per_class"].items():
             logger.info(f"  AP {cls_name}: {ap:.4f}" if ap is not None else f"  AP {cls_name}: no ground truth")
+        self.report_images = {}
+        for name, result in per_dataset.items():
+            folder = inference_dir(self.output_dir, name, len(cfg.DATASETS.TEST))
+            tag = "per_class_AP" if len(per_dataset) == 1 else f"per_class_AP/{name}"
+            self.report_images[tag] = write_split_report(folder, _summary(result), result, name, metrics["iteration"])
+            logger.info(f"Evaluation report of {name}: {os.path.join(folder, REPORT_DIR, 'index.html')}")
         comm.synchronize()
         return metrics
 

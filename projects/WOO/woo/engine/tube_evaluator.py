@@ -15,8 +15,11 @@ from woo.data.tube_dataset import TubeSplit
 from woo.evaluation.tube_eval import evaluate_tube_detections, write_tube_detections_csv
 from woo.evaluation.tube_map import FrameDetections
 from woo.formats.boxes import rescale_boxes
+from woo.formats.eval_details import save_details
 from woo.modeling.meta_arch import detection_scores
 from woo.runtime import comm
+
+from .ava_evaluator import DETAILS_FILE
 
 __all__ = ["TubeEvaluator"]
 
@@ -80,7 +83,8 @@ class TubeEvaluator:
         Returns:
             On rank 0 ``{"mAP": frame-mAP@0.5, "frame_mAP@0.5", "video_mAP@0.2",
             "video_mAP@0.5", "video_mAP@0.75", "video_mAP@0.5:0.95", "per_class":
-            {name: frame AP}, "num_key_frames"}``; ``{}`` on other ranks.
+            {name: frame AP}, "num_key_frames", "details": {"frame": EvaluationDetails}
+            (also written to ``eval_details.npz``), "label_types": {}}``; ``{}`` on other ranks.
         """
         gathered = comm.all_gather_object(self._predictions)
         if not comm.is_main_process():
@@ -115,8 +119,11 @@ class TubeEvaluator:
             logger.info(f"Wrote {len(detections)} detections of {len(keys)} frames to {csv_path}")
         result = evaluate_tube_detections(
             groundtruth, videos, detections,
-            evaluated_frames=None if split.frame_stride == 1 else expected,
+            evaluated_frames=None if split.frame_stride == 1 else expected, keep_details=True,
         )
         result["mAP"] = result["frame_mAP@0.5"]
         result["num_key_frames"] = len(keys)
+        result["label_types"] = {}  # JHMDB and UCF name no action types
+        if self.output_dir:
+            save_details(os.path.join(self.output_dir, DETAILS_FILE), result["details"])
         return result

@@ -26,7 +26,7 @@ _LINES_SHOWN = 5
 
 
 def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: Optional[str] = None,
-                 protocol: str = "official") -> Dict:
+                 protocol: str = "official", *, also: Sequence[str] = (), keep_details: bool = False) -> Dict:
     """Frame-mAP@0.5 of an AVA detection CSV under one protocol.
 
     Args:
@@ -36,6 +36,9 @@ def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: O
         exclusions: optional CSV of excluded ``video_id, timestamp``.
         protocol: "official" (ActivityNet, top 50 detections per key frame) or
             "pyslowfast" (every row, in file order); see :mod:`.frame_map`.
+        also: further protocols computed on the same rows.
+        keep_details: also return ``"details"``, ``{protocol: EvaluationDetails}``
+            (see :mod:`woo.formats.eval_details`), what the evaluation report draws.
 
     Returns:
         The protocol's entries of :data:`METRIC_NAMES`, e.g. ``{"frame_mAP@0.5":
@@ -46,19 +49,22 @@ def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: O
         ValueError: naming file and line of a malformed row or a non-finite
             score, or naming a ground-truth file without evaluated boxes.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    protocols = tuple(dict.fromkeys((protocol, *also)))
+    for name in protocols:
+        if name not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {name!r}")
     categories, class_ids = read_labelmap(labelmap)
     # Under the official protocol only rows that can change a key frame's capped heap are kept
     # while reading; PySlowFast's needs every row.
-    select = functools.partial(_heap_candidates, capacity=CAPACITY) if protocol == "official" else None
+    select = functools.partial(_heap_candidates, capacity=CAPACITY) if protocols == ("official",) else None
     rows = read_box_csv(detections, class_ids, select=select, finite_scores=True)
     return evaluate_rows(rows, groundtruth, categories, class_ids, exclusions, source=detections,
-                         protocols=(protocol,))
+                         protocols=protocols, keep_details=keep_details)
 
 
 def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labelmap: str,
-                         exclusions: Optional[str] = None, protocols: Sequence[str] = PROTOCOLS) -> Dict:
+                         exclusions: Optional[str] = None, protocols: Sequence[str] = PROTOCOLS,
+                         keep_details: bool = False) -> Dict:
     """Frame-mAP@0.5 of in-memory predictions, under both protocols by default.
 
     The result equals :func:`evaluate_csv` on the file
@@ -71,9 +77,10 @@ def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labe
             action id j + 1}]``.
         groundtruth_csv, labelmap, exclusions: as in :func:`evaluate_csv`.
         protocols: the protocols to compute.
+        keep_details: as in :func:`evaluate_csv`.
 
     Returns:
-        The entries of :data:`METRIC_NAMES` of each protocol.
+        The entries of :data:`METRIC_NAMES` of each protocol (and ``"details"``).
     """
     categories, class_ids = read_labelmap(labelmap)
     rows = predictions_to_rows(predictions, class_ids)
@@ -82,16 +89,17 @@ def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labe
         raise ValueError(f"predictions: {len(bad)} action scores are not finite (NaN or infinite), the first "
                          f"of key frame {rows.keys[rows.key[bad[0]]]}")
     return evaluate_rows(rows, groundtruth_csv, categories, class_ids, exclusions, source="predictions",
-                         protocols=protocols)
+                         protocols=protocols, keep_details=keep_details)
 
 
 def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_ids,
                   exclusions: Optional[str] = None, source: str = "detections",
-                  protocols: Sequence[str] = PROTOCOLS) -> Dict:
+                  protocols: Sequence[str] = PROTOCOLS, keep_details: bool = False) -> Dict:
     """Frame-mAP@0.5 of detection rows against a ground-truth CSV; logs what was left out.
 
     Returns:
-        The entries of :data:`METRIC_NAMES` of each protocol in ``protocols``.
+        The entries of :data:`METRIC_NAMES` of each protocol in ``protocols``, and
+        with ``keep_details`` ``"details"``: ``{protocol: EvaluationDetails}``.
     """
     gt = read_box_csv(groundtruth, class_ids)
     if len(gt.key) == 0:
@@ -110,11 +118,14 @@ def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_id
                     groundtruth, sum(gt.skipped.values()))
     if len(detections.key) == 0:
         logger.warning("%s: no detection of a class in the label map; frame-mAP is 0.0", source)
-    result = {}
+    result, details = {}, {}
     for protocol in protocols:
         scored = frame_map(gt, detections, categories, excluded, groundtruth_name=groundtruth, protocol=protocol)
         mean_name, per_class_name = METRIC_NAMES[protocol]
         result[mean_name], result[per_class_name] = scored["mAP"], scored["per_class"]
+        details[protocol] = scored["details"]
+    if keep_details:
+        result["details"] = details
     if len(detections.key) and scored["num_unmatched_frames"]:
         logger.warning("%s: %d key frames with detections have no ground truth; their detections count as "
                        "false positives", source, scored["num_unmatched_frames"])

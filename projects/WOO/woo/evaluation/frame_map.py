@@ -41,6 +41,7 @@ from typing import Dict, List, Sequence, Set, Tuple
 import numpy as np
 
 from woo.formats.ava_box_csv import AVABoxRows
+from woo.formats.eval_details import EvaluationDetails, curve_vertices
 
 __all__ = ["PROTOCOLS", "frame_map", "average_precision"]
 
@@ -72,7 +73,9 @@ def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Seque
         ``{"mAP": float, "per_class": {name: AP}}`` (NaN for classes without
         ground truth), plus ``"num_detections"`` (after the cap and the box
         check) and ``"num_unmatched_frames"`` (detected key frames without
-        ground truth; their detections are false positives).
+        ground truth; their detections are false positives), and ``"details"``:
+        the :class:`~woo.formats.eval_details.EvaluationDetails` of the matching
+        (precision-recall curves, ground-truth counts, missed pairs per key frame).
 
     Raises:
         ValueError: on class ids below 1, or a ground-truth box with
@@ -95,15 +98,16 @@ def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Seque
     gt_index = {key: i for i, key in enumerate(groundtruth.keys)}
     det_to_gt = np.array([gt_index.get(key, -1) for key in detections.keys] or [0], dtype=np.int64)
     det_gt_key = det_to_gt[det_key]
-    tp = _match(det_gt_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold,
+    tp, gt_matched = _match(det_gt_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold,
                 gt_lines, groundtruth_name)
 
     num_gt = np.bincount(gt_action, minlength=num_classes + 1)[1:num_classes + 1]
     ap = np.full(num_classes, np.nan)
     starts = np.searchsorted(det_action, np.arange(1, num_classes + 2))
+    curves = {}
     for c in np.flatnonzero(num_gt):
         lo, hi = starts[c], starts[c + 1]
-        ap[c] = average_precision(det_score[lo:hi], tp[lo:hi], int(num_gt[c]))
+        ap[c], *curves[c] = _average_precision_and_curve(det_score[lo:hi], tp[lo:hi], int(num_gt[c]))
     with np.errstate(invalid="ignore"):
         mean_ap = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
     return {
@@ -111,7 +115,33 @@ def frame_map(groundtruth: AVABoxRows, detections: AVABoxRows, categories: Seque
         "per_class": {cat["name"]: float(ap[cat["id"] - 1]) for cat in categories},
         "num_detections": int(len(det_score)),
         "num_unmatched_frames": int(len(np.unique(det_key[det_gt_key < 0]))),
+        "details": _details(categories, groundtruth, num_gt, np.diff(starts), ap, curves, gt_key, gt_matched),
     }
+
+
+def _details(categories, groundtruth: AVABoxRows, num_gt, num_det, ap, curves, gt_key, gt_matched):
+    """The :class:`EvaluationDetails` of one matching; arrays indexed by class id - 1 or by ground-truth pair."""
+    empty = np.zeros(0, np.float32)
+    ids = [cat["id"] - 1 for cat in categories]
+    pairs = np.bincount(gt_key, minlength=len(groundtruth.keys))
+    missed = np.bincount(gt_key[~gt_matched], minlength=len(groundtruth.keys))
+    frames = np.flatnonzero(pairs)
+    videos = sorted({video for video, _ in groundtruth.keys})
+    video_index = {video: i for i, video in enumerate(videos)}
+    return EvaluationDetails(
+        class_names=[cat["name"] for cat in categories],
+        num_groundtruth=num_gt[ids],
+        num_detections=num_det[ids],
+        ap=ap[ids],
+        precision=[curves[i][0] if i in curves else empty for i in ids],
+        recall=[curves[i][1] if i in curves else empty for i in ids],
+        videos=videos,
+        frame_video=np.array([video_index[groundtruth.keys[k][0]] for k in frames], dtype=np.int64),
+        frame_time=np.array([groundtruth.keys[k][1] for k in frames], dtype=np.int64),
+        frame_pairs=pairs[frames],
+        frame_missed=missed[frames],
+        time_unit="second",
+    )
 
 
 def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> float:
@@ -123,19 +153,30 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> float:
         tp: ``(N,)`` bool, true positives.
         num_gt: number of ground-truth instances (> 0).
     """
+    return _average_precision_and_curve(scores, tp, num_gt)[0]
+
+
+def _average_precision_and_curve(scores: np.ndarray, tp: np.ndarray, num_gt: int):
+    """:func:`average_precision`, and the vertices of the ranked precision-recall
+    curve (:func:`~woo.formats.eval_details.curve_vertices`) it integrates.
+
+    Returns:
+        AP, precision ``(n,)`` and recall ``(n,)`` float32.
+    """
     if len(scores) == 0:
-        return 0.0
+        return 0.0, np.zeros(0, np.float32), np.zeros(0, np.float32)
     order = np.argsort(scores)[::-1]
     tp_sorted = tp.astype(int)[order]
     cum_tp = np.cumsum(tp_sorted)
     cum_fp = np.cumsum(1 - tp_sorted)
     precision = cum_tp.astype(float) / (cum_tp + cum_fp)
     recall = cum_tp.astype(float) / num_gt
+    curve = curve_vertices(precision, recall, tp_sorted.astype(bool))
     recall = np.concatenate([[0], recall, [1]])
     precision = np.concatenate([[0], precision, [0]])
     precision = np.maximum.accumulate(precision[::-1])[::-1]
     indices = np.where(recall[1:] != recall[:-1])[0] + 1
-    return float(np.sum((recall[indices] - recall[indices - 1]) * precision[indices]))
+    return (float(np.sum((recall[indices] - recall[indices - 1]) * precision[indices])), *curve)
 
 
 def _official_order(entries: List[Tuple], capacity: int) -> List[Tuple]:
@@ -351,14 +392,19 @@ def _top_of_runs(key, score, nan_box, capacity):
 
 
 def _match(det_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_threshold, gt_lines, gt_name):
-    """True-positive flags: greedy matching to the argmax-IoU ground truth of the same frame and class.
+    """Greedy matching to the argmax-IoU ground truth of the same frame and class.
 
     Detections within one (frame, class) must come in the official order.
+
+    Returns:
+        ``(D,)`` bool, the detection is a true positive; ``(M,)`` bool, the
+        ground truth is matched by one.
     """
     num_det = len(det_key)
     tp = np.zeros(num_det, dtype=bool)
+    gt_matched = np.zeros(len(gt_key), dtype=bool)
     if num_det == 0 or len(gt_key) == 0:
-        return tp
+        return tp, gt_matched
     stride = int(max(det_action.max(), gt_action.max())) + 1
     gt_group = gt_key * stride + gt_action
     gt_order = np.argsort(gt_group, kind="stable")  # keeps the official order within a group
@@ -370,7 +416,7 @@ def _match(det_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_thre
     pair_det = np.repeat(np.arange(num_det), per_det)
     pair_gt = gt_order[np.repeat(lo - np.cumsum(per_det) + per_det, per_det) + np.arange(len(pair_det))]
     if len(pair_det) == 0:
-        return tp
+        return tp, gt_matched
 
     gt_used = gt_boxes[pair_gt]
     invalid = (gt_used[:, 0] > gt_used[:, 2]) | (gt_used[:, 1] > gt_used[:, 3])
@@ -392,9 +438,10 @@ def _match(det_key, det_action, det_boxes, gt_key, gt_action, gt_boxes, iou_thre
     candidate = iou[best] >= iou_threshold
     dets, best_gt = dets[candidate], pair_gt[best[candidate]]
     # A ground truth goes to the first detection (in order) whose best match it is.
-    _, first = np.unique(best_gt, return_index=True)
+    matched, first = np.unique(best_gt, return_index=True)
     tp[dets[first]] = True
-    return tp
+    gt_matched[matched] = True
+    return tp, gt_matched
 
 
 def _pairwise_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:

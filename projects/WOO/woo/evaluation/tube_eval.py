@@ -18,7 +18,7 @@ from woo.formats.act_groundtruth import ActGroundTruth
 from woo.formats.atomic import atomic_write
 
 from .tube_linking import link_video
-from .tube_map import VIDEO_MAP_THRESHOLDS, FrameDetections, frame_ap, video_ap
+from .tube_map import VIDEO_MAP_THRESHOLDS, FrameDetections, frame_ap_details, video_ap
 
 __all__ = ["evaluate_tube_detections", "read_tube_detections_csv", "write_tube_detections_csv", "TUBE_METRICS"]
 
@@ -38,6 +38,7 @@ def evaluate_tube_detections(
     detections: FrameDetections,
     *,
     evaluated_frames: Optional[Dict[str, Iterable[int]]] = None,
+    keep_details: bool = False,
     **linking,
 ) -> Dict:
     """Frame-mAP@0.5 and video-mAP at 0.2, 0.5, 0.75 and 0.5:0.95.
@@ -50,6 +51,9 @@ def evaluate_tube_detections(
             frame was (testing on every k-th frame): frame-mAP then counts only
             the ground truth on these frames, and the linker visits only them.
             None: every frame of every video.
+        keep_details: also return ``"details"``: ``{"frame": EvaluationDetails}``
+            of the frame-mAP (see :mod:`woo.formats.eval_details`), what the
+            evaluation report draws.
         linking: keyword arguments of :func:`woo.evaluation.tube_linking.link_tubes`.
 
     Returns:
@@ -63,7 +67,8 @@ def evaluate_tube_detections(
     else:
         gttubes = _restrict_to_frames(gttubes, videos, evaluated_frames)
     num_classes = len(groundtruth.labels)
-    frame_aps = frame_ap(gttubes, videos, num_classes, detections)
+    frame_details = frame_ap_details(gttubes, videos, groundtruth.labels, detections)
+    frame_aps = frame_details.ap
 
     detections = detections.sorted_by_frame()
     tubes = {}
@@ -84,6 +89,8 @@ def evaluate_tube_detections(
         _mean(video_ap(groundtruth.gttubes, videos, num_classes, tubes, t)) for t in VIDEO_MAP_THRESHOLDS
     ]))
     result["per_class"] = {name: float(ap) for name, ap in zip(groundtruth.labels, frame_aps)}
+    if keep_details:
+        result["details"] = {"frame": frame_details}
     return result
 
 

@@ -28,6 +28,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from woo.formats.eval_details import EvaluationDetails, curve_vertices
+
 __all__ = [
     "VIDEO_MAP_THRESHOLDS",
     "FrameDetections",
@@ -36,6 +38,7 @@ __all__ = [
     "tube_nms",
     "trapezoidal_ap",
     "frame_ap",
+    "frame_ap_details",
     "video_ap",
 ]
 
@@ -152,13 +155,19 @@ def trapezoidal_ap(precision: np.ndarray, recall: np.ndarray) -> float:
 
 def _ap_of_ranked(is_tp: np.ndarray, num_gt: int) -> float:
     """AP of ranked detections (``is_tp`` best first) against ``num_gt`` ground truths; NaN if none."""
+    return _ap_and_curve(is_tp, num_gt)[0]
+
+
+def _ap_and_curve(is_tp: np.ndarray, num_gt: int):
+    """:func:`_ap_of_ranked`, and the vertices of the precision-recall curve
+    (:func:`~woo.formats.eval_details.curve_vertices`, without ACT's first point (1, 0))."""
     if num_gt == 0:
-        return float("nan")
+        return float("nan"), np.zeros(0, np.float32), np.zeros(0, np.float32)
     tp = np.cumsum(is_tp, dtype=np.int64)
     rank = np.arange(1, len(is_tp) + 1)
     precision = np.concatenate([[1.0], tp / rank]).astype(np.float32)
     recall = np.concatenate([[0.0], tp / num_gt]).astype(np.float32)
-    return trapezoidal_ap(precision, recall)
+    return (trapezoidal_ap(precision, recall), *curve_vertices(precision[1:], recall[1:], is_tp))
 
 
 def frame_ap(groundtruth: GroundTruthTubes, videos: Sequence[str], num_classes: int,
@@ -175,8 +184,28 @@ def frame_ap(groundtruth: GroundTruthTubes, videos: Sequence[str], num_classes: 
     Returns:
         (C,) float64 AP in [0, 1]; NaN for a class without ground truth.
     """
+    return frame_ap_details(groundtruth, videos, [str(c) for c in range(num_classes)], detections,
+                            iou_threshold).ap
+
+
+def frame_ap_details(groundtruth: GroundTruthTubes, videos: Sequence[str], class_names: Sequence[str],
+                     detections: FrameDetections, iou_threshold: float = 0.5) -> EvaluationDetails:
+    """:func:`frame_ap` with what the evaluation report draws.
+
+    Args:
+        class_names: the name of each label (their number is the number of classes).
+        Others: as in :func:`frame_ap`.
+
+    Returns:
+        per-class AP (``.ap``), precision-recall curves, ground-truth counts and
+        the missed (box, label) pairs of each frame with ground truth.
+    """
+    num_classes = len(class_names)
     detections = detections.sorted_by_frame()
     aps = np.full(num_classes, np.nan)
+    num_gt_of, num_det_of = np.zeros(num_classes, np.int64), np.zeros(num_classes, np.int64)
+    precisions, recalls = [], []
+    frame_counts: Dict[Tuple[int, int], List[int]] = {}  # (video, frame) -> [pairs, missed]
     for label in range(num_classes):
         gt: Dict[Tuple[int, int], np.ndarray] = {}
         for index, video in enumerate(videos):
@@ -186,6 +215,8 @@ def frame_ap(groundtruth: GroundTruthTubes, videos: Sequence[str], num_classes: 
         # ACT compares detections with float64 ground-truth boxes in frame-mAP.
         gt = {key: np.array(boxes, dtype=np.float64) for key, boxes in gt.items()}
         num_gt = sum(len(boxes) for boxes in gt.values())
+        for key, boxes in gt.items():
+            frame_counts.setdefault(key, [0, 0])[0] += len(boxes)
         mine = np.flatnonzero(detections.label == label)
         order = mine[np.argsort(-detections.score[mine], kind="stable")]
         is_tp = np.zeros(len(order), dtype=bool)
@@ -201,8 +232,21 @@ def frame_ap(groundtruth: GroundTruthTubes, videos: Sequence[str], num_classes: 
                 gt[key] = np.delete(boxes, best, axis=0)
                 if not len(gt[key]):
                     del gt[key]
-        aps[label] = _ap_of_ranked(is_tp, num_gt)
-    return aps
+        aps[label], precision, recall = _ap_and_curve(is_tp, num_gt)
+        precisions.append(precision)
+        recalls.append(recall)
+        num_gt_of[label], num_det_of[label] = num_gt, len(order)
+        for key, boxes in gt.items():  # what is left was never matched
+            frame_counts[key][1] += len(boxes)
+    keys = sorted(frame_counts)
+    counts = np.array([frame_counts[k] for k in keys], dtype=np.int64).reshape(-1, 2)
+    return EvaluationDetails(
+        class_names=list(class_names), num_groundtruth=num_gt_of, num_detections=num_det_of, ap=aps,
+        precision=precisions, recall=recalls, videos=list(videos),
+        frame_video=np.array([k[0] for k in keys], dtype=np.int64),
+        frame_time=np.array([k[1] for k in keys], dtype=np.int64),
+        frame_pairs=counts[:, 0], frame_missed=counts[:, 1], time_unit="frame",
+    )
 
 
 def video_ap(groundtruth: GroundTruthTubes, videos: Sequence[str], num_classes: int,

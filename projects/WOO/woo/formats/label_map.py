@@ -20,7 +20,7 @@ Both label-map dialects are accepted:
 import re
 from typing import Dict, List, Set, Tuple
 
-__all__ = ["read_labelmap"]
+__all__ = ["read_labelmap", "read_label_types"]
 
 _BLOCK_START = re.compile(r"^\s*(label|item)\s*\{\s*$")
 _FIELD = re.compile(r'^\s*(\w+)\s*:\s*(.+?)\s*$')
@@ -33,7 +33,8 @@ def read_labelmap(path: str) -> Tuple[List[Dict], Set[int]]:
         path: the ``.pbtxt`` file.
 
     Returns:
-        categories: ``[{"id": int, "name": str}, ...]`` in file order.
+        categories: ``[{"id": int, "name": str}, ...]`` in file order, with
+            ``"label_type"`` (e.g. ``PERSON_MOVEMENT``) where the entry has one.
         class_ids: the set of ids, i.e. the evaluation whitelist.
 
     Raises:
@@ -73,6 +74,12 @@ def read_labelmap(path: str) -> Tuple[List[Dict], Set[int]]:
     return categories, set(seen)
 
 
+def read_label_types(path: str) -> Dict[str, str]:
+    """``{class name: label_type}`` of the entries of ``path`` that have a ``label_type``
+    (AVA's 80-class lists do, the 60-class evaluation lists do not)."""
+    return {cat["name"]: cat["label_type"] for cat in read_labelmap(path)[0] if "label_type" in cat}
+
+
 def _category_from_fields(path: str, start: int, fields: Dict) -> Dict:
     if "name" not in fields:
         raise ValueError(f"{path}:{start}: entry has no 'name'")
@@ -87,4 +94,7 @@ def _category_from_fields(path: str, start: int, fields: Dict) -> Dict:
     name = fields["name"][1]
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = name[1:-1]
-    return {"id": class_id, "name": name}
+    category = {"id": class_id, "name": name}
+    if "label_type" in fields:
+        category["label_type"] = fields["label_type"][1]
+    return category

@@ -3,7 +3,8 @@
 Writes into ``--output``: ``annotated.mp4`` (every input frame, H.264, boxes
 coloured by track with their top actions, held between key frames),
 ``detections.csv`` (AVA format, key frames at whole seconds), ``tracks.json``
-(tracks and action segments) and ``timeline.png``. Every file is written
+(tracks and action segments), ``timeline.png`` and ``index.html`` (the video
+over an interactive timeline, :mod:`woo.reports.demo_page`). Every file is written
 under a temporary name and renamed at the end, so an interrupted run leaves
 nothing that looks complete.
 """
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from woo.evaluation.detections import write_detections_csv
 from woo.formats.atomic import PendingFiles
 from woo.formats.boxes import boxes_to_unit
+from woo.reports.demo_page import write_demo_page
 
 from .render import ActionOverlay, H264Writer, action_labels
 from .timeline import plot_timeline
@@ -26,7 +28,7 @@ from .video_reader import DecodedFrame
 
 __all__ = ["run_demo", "OUTPUT_FILES"]
 
-OUTPUT_FILES = ("annotated.mp4", "detections.csv", "tracks.json", "timeline.png")
+OUTPUT_FILES = ("annotated.mp4", "detections.csv", "tracks.json", "timeline.png", "index.html")
 
 
 def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh: float = 0.5,
@@ -166,3 +168,4 @@ def _write_outputs(outputs: PendingFiles, info, predictor, tracks: List[Dict], c
         json.dump(document, f, indent=1)
         f.write("\n")
     plot_timeline(outputs.path("timeline.png"), tracks, predictor.class_names, duration)
+    write_demo_page(outputs.path("index.html"), document, video="annotated.mp4")
