@@ -37,16 +37,16 @@ def _read(path):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One short run of each engine on the synthetic set (generated in a temporary root)."""
+def runs(tmp_path_factory, datasets_root):
+    """One short run of each engine on the session's synthetic set."""
     tmp = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(tmp / "datasets"))
+        mp.setenv("WOO_DATASETS", datasets_root)
         d2_dir, woo_dir = str(tmp / "d2"), str(tmp / "woo")
         # detectron2's habit: a schedule longer than MAX_ITER (steps, warm-up) is cut to the run.
         _train_net("OUTPUT_DIR", d2_dir, "SOLVER.STEPS", "(3, 1000)", "SOLVER.WARMUP_ITERS", "50")
         assert woo_cli(["train", "--config-file", INSTANT, "OUTPUT_DIR", woo_dir]) == 0
-        yield {"tmp": tmp, "d2": d2_dir, "woo": woo_dir}
+        yield {"tmp": tmp, "d2": d2_dir, "woo": woo_dir, "datasets": datasets_root}
 
 
 def _final_d2_eval(output_dir):
@@ -76,7 +76,7 @@ def test_train_net_trains_checkpoints_and_evaluates(runs):
 def test_eval_only_of_a_woo_train_checkpoint_gives_its_detections(runs):
     out = str(runs["tmp"] / "d2_eval_of_woo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         results = _train_net("--eval-only", "MODEL.WEIGHTS", os.path.join(runs["woo"], "model_final.pth"), "OUTPUT_DIR", out)
     woo_metrics = json.loads(_read(os.path.join(runs["woo"], "metrics.json")))
     assert results["frame_mAP"]["frame_mAP@0.5"] == pytest.approx(woo_metrics["frame_mAP@0.5"], abs=1e-9)
@@ -88,7 +88,7 @@ def test_eval_only_of_a_woo_train_checkpoint_gives_its_detections(runs):
 def test_woo_train_eval_only_of_a_train_net_checkpoint_gives_its_detections(runs):
     out = str(runs["tmp"] / "woo_eval_of_d2")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         argv = ["train", "--config-file", INSTANT, "--eval-only",
                 "MODEL.WEIGHTS", os.path.join(runs["d2"], "model_final.pth"), "OUTPUT_DIR", out]
         assert woo_cli(argv) == 0
@@ -106,7 +106,7 @@ def test_resume_continues_after_the_last_checkpoint(runs):
     with open(os.path.join(out, "last_checkpoint"), "w") as f:
         f.write("model_0000001.pth")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         _train_net("--resume", "OUTPUT_DIR", out)
     final = torch.load(os.path.join(out, "model_final.pth"), map_location="cpu", weights_only=True)
     assert final["iteration"] == 3
@@ -147,7 +147,7 @@ def test_train_net_writes_checkpoints_atomically(runs, tmp_path):
     from woo.d2 import AtomicDetectionCheckpointer
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         args = default_argument_parser().parse_args(["--config-file", INSTANT, "OUTPUT_DIR", str(tmp_path)])
         trainer = train_net.Trainer(train_net.setup(args))
     periodic = [h for h in trainer._hooks if isinstance(h, hooks.PeriodicCheckpointer)]

@@ -7,15 +7,14 @@ import torch
 
 from woo.config import get_cfg
 from woo.data.build import InferenceSampler, TrainingSampler, build_test_loader, build_train_loader
+from woo.data import synthetic
 from woo.data.catalog import datasets_root, get_split, load_dataset_dicts
 
 
-@pytest.fixture(scope="module")
-def datasets(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("datasets"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", root)
-        yield root
+@pytest.fixture
+def datasets(woo_datasets):
+    """The session's synthetic set (generated once for the whole test run, tests/conftest.py)."""
+    return woo_datasets
 
 
 def test_root_defaults_to_local_datasets(monkeypatch):
@@ -23,18 +22,21 @@ def test_root_defaults_to_local_datasets(monkeypatch):
     assert datasets_root() == "./datasets"
 
 
-def test_synthetic_split_is_generated_on_first_use(datasets):
-    assert not os.path.exists(os.path.join(datasets, "woo_synthetic"))
+def test_synthetic_split_is_generated_on_first_use(tmp_path, monkeypatch):
+    tiny = synthetic.SyntheticConfig(train_videos=2, val_videos=1, key_frames=3, width=48, height=32)
+    monkeypatch.setattr(synthetic, "SyntheticConfig", lambda: tiny)  # the defaults, made small
+    monkeypatch.setenv("WOO_DATASETS", str(tmp_path))
+    assert not os.path.exists(tmp_path / "woo_synthetic")
     split = get_split("woo_synthetic_val")
-    assert split.frames_dir == os.path.join(datasets, "woo_synthetic", "frames")
+    assert split.frames_dir == os.path.join(str(tmp_path), "woo_synthetic", "frames")
     assert split.num_actions == 6 and split.all_key_frames and split.label_map == split.eval_label_map
     stamp = os.path.getmtime(split.annotations)
     assert get_split("woo_synthetic_val").annotations == split.annotations
     assert os.path.getmtime(split.annotations) == stamp  # not regenerated
     records = load_dataset_dicts("woo_synthetic_train")
-    assert len(records) == 24 * 8 - 2
+    assert len(records) == tiny.train_videos * tiny.key_frames - tiny.excluded_key_frames
     assert all(r["frame_paths"] is records[0]["frame_paths"] for r in records if r["video_id"] == "train000")
-    assert [k for k in os.listdir(datasets) if k.startswith(".")] == []
+    assert [k for k in os.listdir(tmp_path) if k.startswith(".")] == []
 
 
 def test_half_written_directory_is_refused(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from test_engine_train import INSTANT, main
 pytestmark = pytest.mark.usefixtures("woo_datasets")
 
 
+@pytest.mark.slow
 def test_two_processes_train_and_gather_every_key_frame(tmp_path):
     out = tmp_path / "ddp"
     argv = ["train", "--config-file", INSTANT, "--num-gpus", "2",

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.usefixtures("woo_datasets")
 SCHEDULE = ["SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "(30,)", "SOLVER.CHECKPOINT_PERIOD", "2", *NO_EVAL]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "woo.cli", "train", "--config-file", INSTANT,

@@ -26,6 +26,7 @@ def _woo_train(out_dir, *args, log=None):
     )
 
 
+@pytest.mark.slow
 def test_a_second_training_on_the_same_output_dir_is_refused(tmp_path):
     out = tmp_path / "run"
     lock = out / "train.lock"
@@ -64,6 +65,7 @@ def test_a_second_training_on_the_same_output_dir_is_refused(tmp_path):
     assert lock.read_text() == ""  # released on exit
 
 
+@pytest.mark.slow
 def test_diverging_run_names_iteration_and_lr_and_keeps_the_last_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code = train(out, "SOLVER.BASE_LR", "1e6", "SOLVER.MAX_ITER", "30", "SOLVER.STEPS", "(29,)",
@@ -114,6 +116,7 @@ def test_unknown_flag_among_the_overrides_is_named(capsys):
     assert "unrecognized arguments: --evalonly" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_max_to_keep_and_a_model_only_final_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     keep = ["SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.CHECKPOINT_MAX_TO_KEEP", "2", *NO_EVAL]

@@ -38,6 +38,7 @@ def assert_same_weights(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_tensorboard_gets_losses_lr_and_periodic_frame_map(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -60,6 +61,7 @@ def test_tensorboard_gets_losses_lr_and_periodic_frame_map(tmp_path):
     assert (out / "inference" / "eval_details.npz").is_file()
 
 
+@pytest.mark.slow
 def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):
     out = tmp_path / "run"
     assert train(out) == 0
@@ -98,6 +100,7 @@ def test_train_then_eval_writes_metrics_detections_checkpoints(tmp_path):
     assert len(losses(out)) == 4
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_and_weights(tmp_path):
     assert train(tmp_path / "a", *NO_EVAL) == 0
     assert train(tmp_path / "b", *NO_EVAL) == 0
@@ -107,6 +110,7 @@ def test_same_seed_same_losses_and_weights(tmp_path):
     assert_same_weights(weights(tmp_path / "a" / "model_final.pth"), weights(tmp_path / "b" / "model_final.pth"))
 
 
+@pytest.mark.slow
 def test_resume_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
     full, resumed = tmp_path / "full", tmp_path / "resumed"
     every = ("SOLVER.CHECKPOINT_PERIOD", "1")
@@ -129,6 +133,7 @@ def test_resume_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path, capsys):
     out = tmp_path / "run"
     assert train(out, *NO_EVAL, "SOLVER.CHECKPOINT_PERIOD", "0") == 0

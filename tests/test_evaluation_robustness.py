@@ -46,6 +46,7 @@ def test_no_evaluated_detection_gives_zero_with_a_warning(tmp_path, files, caplo
     assert "det.csv: no detection of a class in the label map; frame-mAP is 0.0" in caplog.text
 
 
+@pytest.mark.slow
 def test_no_box_from_the_model_writes_metrics_and_completes(tmp_path, woo_datasets):
     import torch
 

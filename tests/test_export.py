@@ -45,6 +45,7 @@ def _clip(seed):
     return torch.rand(1, 3, 4, 64, 96, generator=torch.Generator().manual_seed(seed)) * 255
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_exported_graph_matches_pytorch(fmt, weights, tmp_path, capsys):
     path = str(tmp_path / f"woo.{'onnx' if fmt == 'onnx' else 'pt'}")

@@ -31,6 +31,7 @@ def test_tiny_jhmdb_config_uses_one_label_softmax_loss():
         assert cfg.MODEL.WOO.ACTION_LOSS == "ce" and cfg.MODEL.WOO.NUM_ACTIONS in (21, 24), path
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_writes_frame_and_video_map(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -35,6 +35,7 @@ def test_latency_command_reports_woo_and_its_parts(tmp_path, capsys):
     assert "ms per key frame" in printed and "backbone" in printed
 
 
+@pytest.mark.slow
 def test_two_stage_benchmark_times_beside_woo():
     cfg = get_cfg()
     cfg.merge_from_file(INSTANT)
@@ -57,6 +58,7 @@ def test_latency_rejects_bad_arguments():
         woo_main(["latency", "--config-file", INSTANT, "--batch", "0"])
 
 
+@pytest.mark.slow
 def test_two_stage_keeps_k_person_boxes_padded_with_the_frame():
     cfg = get_cfg()
     cfg.merge_from_file(INSTANT)
