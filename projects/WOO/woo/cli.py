@@ -66,6 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_logger(stream="stderr", level=logging.WARNING)
     try:
         return int(module.main(args) or 0)
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `woo flops ... | head`): not the command's error.
+        # Python's advice: point stdout at devnull so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt as e:
         detail = f": {e.args[0]}" if e.args else ""
         print(f"woo {name}: interrupted{detail}", file=sys.stderr)
@@ -81,8 +86,11 @@ def _report(name: str, error: BaseException, code: int) -> int:
     ``WOO_TRACEBACK=1``) and return ``code``."""
     if os.environ.get("WOO_TRACEBACK", "") not in ("", "0"):
         traceback.print_exception(error)
-    # A KeyError's str() is its repr; a torch loading error can run over many lines (its first says what failed).
+    # A KeyError's str() is its repr; an OSError from the system is "[Errno 2] No such file or directory: 'x'";
+    # a torch loading error can run over many lines (its first says what failed).
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        message = f"{error.filename}: {error.strerror}"
     lines = str(message).strip().splitlines() or [type(error).__name__]
     print(f"woo {name}: error: {lines[0]}", file=sys.stderr)
     return code
