@@ -113,6 +113,7 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
                     last_time = event.time
                     if window is not None and not window.show(event.image, shown[1] if shown else None):
                         stop = "window closed"
+                        stream.decode_stats.cut = True  # the frames not read are not lost
                         break
                     continue
                 if isinstance(event, SkippedKeyFrame):

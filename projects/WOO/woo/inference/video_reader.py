@@ -185,14 +185,16 @@ class _PyAVSource(VideoSource):
                 packet = next(packets)
             except StopIteration:
                 packet, flushed = None, True  # drain the frames the (threaded) decoder still holds
-            except (av.error.ExitError, TimeoutError):  # the read timeout of a live input
-                stats.stopped = f"{self.info.name} sent nothing for {self.timeout:g} s"
-                packet, flushed = None, True
             except (av.error.FFmpegError, OSError) as e:
+                # The read timeout (PyAV's, or the polled standard input's), a lost connection,
+                # or a truncated file: a live input stops there, a file keeps what it decoded.
+                timed_out = isinstance(e, (av.error.ExitError, TimeoutError))
+                reason = f"sent nothing for {self.timeout:g} s" if timed_out else _reason(e)
                 if live:
-                    stats.stopped = f"reading {self.info.name} failed: {_reason(e)}"
-                else:  # a truncated container ends here
-                    stats.messages.append(f"demuxing stopped: {_reason(e)}")
+                    stats.stopped = f"{self.info.name} {reason}" if timed_out else \
+                        f"reading {self.info.name} failed: {reason}"
+                else:
+                    stats.messages.append(f"demuxing stopped: {reason}")
                 packet, flushed = None, True
             if live and packet is not None and packet.pts is not None:
                 arrivals[packet.pts] = time.time()
