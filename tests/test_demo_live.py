@@ -110,16 +110,21 @@ def test_tcp_stream_is_scored_while_it_plays(trained, clip, tmp_path):
     assert f"{doc['live']['scored_key_frames']} key frames scored" in summary and "median" in summary
 
 
-@pytest.mark.slow
-def test_standard_input(trained, clip, tmp_path):
-    stream = tmp_path / "clip.ts"
-    with av.open(str(clip)) as source, av.open(str(stream), "w", format="mpegts") as muxer:
-        video = source.streams.video[0]
-        out_stream = muxer.add_stream_from_template(video)
-        for packet in source.demux(video):
+def to_mpegts(video, path):
+    """Remux ``video`` into MPEG-TS at ``path``, as a camera or ``ffmpeg -f mpegts`` sends it."""
+    with av.open(str(video)) as source, av.open(str(path), "w", format="mpegts") as muxer:
+        stream = source.streams.video[0]
+        out_stream = muxer.add_stream_from_template(stream)
+        for packet in source.demux(stream):
             if packet.dts is not None:
                 packet.stream = out_stream
                 muxer.mux(packet)
+    return path
+
+
+@pytest.mark.slow
+def test_standard_input(trained, clip, tmp_path):
+    stream = to_mpegts(clip, tmp_path / "clip.ts")
     out = tmp_path / "out"
     with open(stream, "rb") as f:
         demo = woo_demo(trained, "-", out, stdin=f)
@@ -327,6 +332,24 @@ def test_live_reader_records_arrivals_and_drops_when_behind(trained, clip):
     assert all(a <= r for a, r in zip(arrivals, received))
     # Paced in real time: 6 s of video arrive over about 6 s (not asserted tighter: shared machines).
     assert max(arrivals) - min(arrivals) > 3.0
+
+
+def test_a_restarted_stream_keeps_its_time_going(trained, clip, tmp_path):
+    # Two streams one after the other on one connection: the second's timestamps start again.
+    data = to_mpegts(clip, tmp_path / "clip.ts").read_bytes() * 2
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def send():
+            connection, _ = server.accept()
+            with connection:
+                connection.sendall(data)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        reader = ThreadedFrameReader(open_video(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout=3))
+        times = [frame.time for frame in reader]
+        sender.join(10)
+    assert len(times) == 360 and reader.stats.time_jumps == 1 and reader.stats.stopped is None
+    assert np.all(np.diff(times) > 0) and times[180] == pytest.approx(times[179] + 1 / FPS)
 
 
 def test_writer_keeps_a_live_stream_timing(tmp_path):
