@@ -49,8 +49,9 @@ def make_clip(path: str, seconds: float = 10.0, width: int = 426, height: int = 
     return count
 
 
-def measure(config_file: str, weights: str, device: str, video: str, out_dir: str, key_stride: float,
-            batch_size: int, opts) -> dict:
+def build_predictor(config_file: str, weights: str, device: str, out_dir: str, key_stride: float, batch_size: int,
+                    opts) -> VideoPredictor:
+    """The predictor of ``config_file`` on ``device`` with ``weights``, or random weights (saved in ``out_dir``)."""
     cfg = get_cfg()
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
@@ -60,7 +61,12 @@ def measure(config_file: str, weights: str, device: str, video: str, out_dir: st
         weights = os.path.join(out_dir, f"random_{device.replace(':', '')}.pth")
         torch.save({"model": build_model(cfg).state_dict()}, weights)
     cfg.MODEL.WEIGHTS = weights
-    predictor = VideoPredictor(cfg, key_stride=key_stride, batch_size=batch_size)
+    return VideoPredictor(cfg, key_stride=key_stride, batch_size=batch_size)
+
+
+def measure(config_file: str, weights: str, device: str, video: str, out_dir: str, key_stride: float,
+            batch_size: int, opts) -> dict:
+    predictor = build_predictor(config_file, weights, device, out_dir, key_stride, batch_size, opts)
     result = run_demo(predictor, video, os.path.join(out_dir, device.replace(":", "")), show_progress=False)
     video_s = result["video_seconds"]
     timing = {k: round(result[f"{k}_seconds"], 3) for k in ("wall", "decode", "model", "render")}

@@ -9,7 +9,7 @@ after the last frame take that frame, so a video shorter than one clip repeats
 its edge frames. Only frames that a clip still to come needs are kept.
 """
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -29,11 +29,13 @@ class KeyClip:
         time: key frame time in seconds.
         frame_index: index of the decoded frame nearest ``time``.
         frames: (T, h, w, 3) the frames' ``model_image``.
+        arrival: wall-clock arrival of that decoded frame (a live input's), else None.
     """
 
     time: float
     frame_index: int
     frames: np.ndarray
+    arrival: Optional[float] = None
 
 
 class StreamingClipSampler:
@@ -59,6 +61,12 @@ class StreamingClipSampler:
         self._next_key = 0  # stride mode: index of the next key frame
         self.max_buffered = 0
 
+    @property
+    def lookahead(self) -> float:
+        """Seconds after a key frame that its clip reaches: a live key frame's clip is complete
+        only once a frame this late has arrived."""
+        return float(self.offsets[-1])
+
     def _next_key_time(self) -> float:
         if self.key_stride == 0:
             return self._pending_keys[0] if self._pending_keys else float("inf")
@@ -81,7 +89,8 @@ class StreamingClipSampler:
         positions = self._nearest(key_time + self.offsets)
         key_position = int(self._nearest(np.asarray([key_time]))[0])
         frames = np.stack([self._frames[p].model_image for p in positions])
-        return KeyClip(time=key_time, frame_index=self._frames[key_position].index, frames=frames)
+        key_frame = self._frames[key_position]
+        return KeyClip(time=key_time, frame_index=key_frame.index, frames=frames, arrival=key_frame.arrival)
 
     def _prune(self) -> None:
         """Drop frames no clip to come can need: all before the last one at or before

@@ -3,8 +3,11 @@
 Every entry point (``predictor(video)``, ``woo demo``, callers with their own
 decoding) goes through :meth:`VideoPredictor.predict_clips`, which resizes as
 at test time, runs the model under ``torch.inference_mode`` and the configured
-autocast, and returns boxes in pixels of the clips it was given.
+autocast, and returns boxes in pixels of the clips it was given. A live input
+(camera, network stream) is scored as it arrives, the model in its own thread,
+skipping key frames it has no time for (:mod:`woo.inference.live_schedule`).
 """
+import contextlib
 import functools
 import logging
 import time
@@ -24,6 +27,7 @@ from woo.runtime.checkpoint import CheckpointError, WooCheckpointer
 from woo.runtime.inference_modes import autocast_context, optimize_for_inference
 
 from .clip_sampler import KeyClip, StreamingClipSampler
+from .live_schedule import LatestClipScheduler, SkippedKeyFrame
 from .video_reader import DecodedFrame, ThreadedFrameReader, VideoReadError, open_video
 
 __all__ = ["VideoPredictor", "KeyFramePrediction", "PredictionStream", "class_names_of"]
@@ -43,6 +47,8 @@ class KeyFramePrediction:
         actions: (M, C) action scores (``MODEL.WOO.ACTION_SCORE``: the action
             probability, or times the actor score).
         class_names: name of each action column (column j = action id j + 1).
+        arrival: wall-clock time (``time.time()``) the key frame arrived, for a
+            live input; None otherwise.
     """
 
     time: float
@@ -51,6 +57,7 @@ class KeyFramePrediction:
     scores: np.ndarray
     actions: np.ndarray
     class_names: Sequence[str]
+    arrival: Optional[float] = None
 
 
 def class_names_of(cfg) -> List[str]:
@@ -185,20 +192,25 @@ class VideoPredictor:
         self.model_seconds += time.perf_counter() - start
         return results
 
-    def stream(self, video, fps: Optional[float] = None) -> "PredictionStream":
+    def stream(self, video, fps: Optional[float] = None, max_seconds: Optional[float] = None) -> "PredictionStream":
         """Decode ``video`` and predict its key frames; see :class:`PredictionStream`.
 
         Args:
-            video: a video file path, a folder of frames or a (T, H, W, 3) RGB array.
+            video: a video file path, a live input (``/dev/video0``, ``rtsp://...``, ``-``),
+                a folder of frames, a (T, H, W, 3) RGB array, or a source from
+                :func:`woo.inference.video_reader.open_video`.
             fps: frame rate of a folder or an array (default 30).
+            max_seconds: stop after this many seconds of video.
         """
-        return PredictionStream(self, video, fps)
+        return PredictionStream(self, video, fps, max_seconds)
 
     def __call__(self, video, fps: Optional[float] = None) -> Iterator[KeyFramePrediction]:
-        """One :class:`KeyFramePrediction` per key frame of ``video``, in time order."""
-        for event in self.stream(video, fps):
-            if isinstance(event, KeyFramePrediction):
-                yield event
+        """One :class:`KeyFramePrediction` per key frame of ``video`` (of a live input: per key
+        frame scored), in time order."""
+        with contextlib.closing(self.stream(video, fps)) as stream:
+            for event in stream:
+                if isinstance(event, KeyFramePrediction):
+                    yield event
 
 
 class PredictionStream:
@@ -207,19 +219,30 @@ class PredictionStream:
     (after the frames it needs). ``info`` describes the video; after the
     iteration ``decode_stats`` counts decoded and lost frames.
 
+    A live input (``info.live``) is read as it arrives: the model runs in a
+    worker thread, one clip per forward pass, and when it falls behind it
+    scores the newest complete clip and yields a :class:`SkippedKeyFrame` for
+    each older one. Predictions then come between frames, each with the
+    wall-clock ``arrival`` of its key frame. :meth:`close` stops early.
+
     Raises:
         VideoReadError: naming the input when it cannot be opened or no frame decodes.
     """
 
-    def __init__(self, predictor: VideoPredictor, video, fps: Optional[float]):
+    # Seconds the consumer of a live input waits for a frame before it collects finished predictions.
+    LIVE_TICK = 0.02
+
+    def __init__(self, predictor: VideoPredictor, video, fps: Optional[float], max_seconds: Optional[float] = None):
         self.predictor = predictor
         source = open_video(video, fps=fps)
         self.info = source.info
+        self.max_seconds = max_seconds
         size = predictor.test_size(self.info.height, self.info.width)
         self.reader = ThreadedFrameReader(source, transform=lambda image: resize_clip(image[None], size)[0])
         self.decode_stats = self.reader.stats
         self.sampler = StreamingClipSampler(num_frames=predictor.num_frames, sampling_rate=predictor.sampling_rate,
                                             key_stride=predictor.key_stride)
+        self._events: Optional[Iterator] = None
 
     def _predict(self, clips: List[KeyClip]) -> Iterator[KeyFramePrediction]:
         batch = torch.from_numpy(np.stack([c.frames for c in clips])).permute(0, 4, 1, 2, 3)  # (N,T,h,w,3) -> (N,3,T,h,w)
@@ -227,20 +250,61 @@ class PredictionStream:
         for clip, out in zip(clips, outputs):
             yield KeyFramePrediction(time=clip.time, frame_index=clip.frame_index, boxes=out["boxes"].numpy(),
                                      scores=out["scores"].numpy(), actions=out["actions"].numpy(),
-                                     class_names=self.predictor.class_names)
+                                     class_names=self.predictor.class_names, arrival=clip.arrival)
 
-    def __iter__(self) -> Iterator[Union[DecodedFrame, KeyFramePrediction]]:
+    def __iter__(self) -> Iterator[Union[DecodedFrame, KeyFramePrediction, SkippedKeyFrame]]:
+        self._events = self._live_events() if self.info.live else self._file_events()
+        return self._events
+
+    def close(self) -> None:
+        """Stop decoding and predicting (the forward pass in progress finishes)."""
+        if self._events is not None:
+            self._events.close()
+        else:  # never read: the decoder thread that closes the input never started
+            self.reader.source.close()
+
+    def _within_duration(self, frame: DecodedFrame) -> bool:
+        if self.max_seconds is not None and frame.time >= self.max_seconds:
+            self.decode_stats.cut = True
+            return False
+        return True
+
+    def _check_decoded(self) -> None:
+        if self.decode_stats.decoded == 0:
+            detail = self.decode_stats.stopped or (self.decode_stats.messages[0] if self.decode_stats.messages else "")
+            raise VideoReadError(f"no frame of {self.info.name} decodes" + (f" ({detail})" if detail else ""))
+
+    def _file_events(self) -> Iterator[Union[DecodedFrame, KeyFramePrediction]]:
         batch_size = self.predictor.batch_size
         pending: List[KeyClip] = []
-        for frame in self.reader:
-            yield frame
-            pending += self.sampler.push(frame)
-            while len(pending) >= batch_size:
-                yield from self._predict(pending[:batch_size])
-                pending = pending[batch_size:]
-        if self.decode_stats.decoded == 0:
-            detail = f" ({self.decode_stats.messages[0]})" if self.decode_stats.messages else ""
-            raise VideoReadError(f"no frame of {self.info.name} decodes{detail}")
+        with contextlib.closing(self.reader.frames()) as frames:
+            for frame in frames:
+                if not self._within_duration(frame):
+                    break
+                yield frame
+                pending += self.sampler.push(frame)
+                while len(pending) >= batch_size:
+                    yield from self._predict(pending[:batch_size])
+                    pending = pending[batch_size:]
+        self._check_decoded()
         pending += self.sampler.finish()
         for start in range(0, len(pending), batch_size):
             yield from self._predict(pending[start:start + batch_size])
+
+    def _live_events(self) -> Iterator[Union[DecodedFrame, KeyFramePrediction, SkippedKeyFrame]]:
+        scheduler = LatestClipScheduler(lambda clips: list(self._predict(clips)))
+        try:
+            with contextlib.closing(self.reader.frames(tick=self.LIVE_TICK)) as frames:
+                for frame in frames:
+                    if frame is not None:
+                        if not self._within_duration(frame):
+                            break
+                        yield frame
+                        scheduler.submit(self.sampler.push(frame))
+                    yield from scheduler.take()
+            self._check_decoded()
+            scheduler.submit(self.sampler.finish())
+            scheduler.close()
+            yield from scheduler.take()
+        finally:
+            scheduler.cancel()  # after close(): nothing left to stop

@@ -13,7 +13,7 @@ import numpy as np
 from .contrast import text_color
 from .tab_layout import place_tabs
 
-__all__ = ["track_color", "action_labels", "label_font", "label_tabs", "ActionOverlay", "draw_actions",
+__all__ = ["track_color", "best_actions", "action_labels", "label_font", "label_tabs", "ActionOverlay", "draw_actions",
            "H264Writer"]
 
 # Label text: a cap height of 1/45 of the frame's shorter side (24 px at 1080p), at least
@@ -33,14 +33,23 @@ def track_color(track_id: int) -> tuple:
     return (255, 255, 255) if track_id < 0 else _COLORS[int(track_id) % len(_COLORS)]
 
 
+def best_actions(scores: np.ndarray, top_k: int, score_thresh: float) -> List[int]:
+    """Columns of the ``top_k`` best actions scoring at least ``score_thresh``, best first.
+
+    Args:
+        scores: (C,) action scores of one actor.
+    """
+    order = np.argsort(-scores, kind="stable")[:top_k]
+    return [int(j) for j in order if scores[j] >= score_thresh]
+
+
 def action_labels(scores: np.ndarray, class_names: Sequence[str], top_k: int, score_thresh: float) -> list:
     """``"name 0.87"`` for the ``top_k`` best actions scoring at least ``score_thresh``, best first.
 
     Args:
         scores: (C,) action scores of one actor.
     """
-    order = np.argsort(-scores, kind="stable")[:top_k]
-    return [f"{class_names[j]} {scores[j]:.2f}" for j in order if scores[j] >= score_thresh]
+    return [f"{class_names[j]} {scores[j]:.2f}" for j in best_actions(scores, top_k, score_thresh)]
 
 
 class LabelFont(NamedTuple):
@@ -191,17 +200,20 @@ class H264Writer:
         self._stream.pix_fmt = "yuv420p"
         self._stream.time_base = 1 / rate
         self._stream.options = {"crf": str(crf), "preset": "veryfast"}
-        self._frames = 0
+        self._rate = rate
+        self._pts = -1
 
-    def write(self, image: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame."""
+    def write(self, image: np.ndarray, time: Optional[float] = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame, shown at ``time`` seconds (on the frame grid of
+        ``fps``; the next slot when that one is taken), or right after the previous one."""
         if image.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame of {image.shape[:2]}, the video is {(self.height, self.width)}")
         if self.width % 2 or self.height % 2:
             image = np.pad(image, ((0, self.height % 2), (0, self.width % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts = self._frames
-        self._frames += 1
+        # A live input's frames keep their timing: gaps stay gaps, a late frame takes the next slot.
+        slot = self._pts + 1 if time is None else int(round(time * self._rate))
+        self._pts = frame.pts = max(slot, self._pts + 1)
         self._output.mux(self._stream.encode(frame))
 
     def close(self) -> None:
