@@ -26,9 +26,15 @@ def get_clip_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) 
     return select_key_frames(records, names, filter_empty=filter_empty)
 
 
-def build_clip_train_loader(cfg):
-    """``build_detection_train_loader`` on DATASETS.TRAIN with :class:`ClipDatasetMapper`."""
-    records = get_clip_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+def build_clip_train_loader(cfg, records=None):
+    """``build_detection_train_loader`` on DATASETS.TRAIN with :class:`ClipDatasetMapper`.
+
+    Args:
+        records: the training key frames when the caller has loaded them (to size the schedule);
+            None loads them.
+    """
+    if records is None:
+        records = get_clip_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     return build_detection_train_loader(
         cfg,
         mapper=ClipDatasetMapper(cfg, is_train=True),

@@ -157,8 +157,8 @@ class ResumableBatchStream(torchdata.IterableDataset):
             batch += num_workers
 
 
-def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, rank: int = 0,
-                       world_size: int = 1) -> torchdata.DataLoader:
+def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, records=None,
+                       rank: int = 0, world_size: int = 1) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
     Records come from DATASETS.TRAIN (without empty key frames when
@@ -169,13 +169,16 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
     Args:
         cfg: ``cfg.SEED`` must be resolved already (non-negative, the same on every process:
             :func:`woo.runtime.seed.resolve_seed`), so that the processes' shards stay disjoint.
+        records: the training key frames, when the caller has loaded them already (to size the
+            schedule); None loads them.
         rank / world_size: this process and the number of processes sharing the batches.
     """
     if cfg.SOLVER.IMS_PER_BATCH % world_size:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes")
     if cfg.SEED < 0:
         raise ValueError(f"SEED {cfg.SEED}: resolve a negative seed first (woo.runtime.seed.resolve_seed)")
-    records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    if records is None:
+        records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
     seed = int(cfg.SEED)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
