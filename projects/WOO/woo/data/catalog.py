@@ -17,6 +17,7 @@ from woo.formats.label_map import read_labelmap
 
 from . import synthetic, synthetic_jhmdb
 from .ava_dataset import AVASplit, load_ava_records
+from .records import KeyFrameRecords
 from .split_files import check_split_files, datasets_root
 from .tube_dataset import TubeSplit, load_tube_records, split_names, tube_split_factories
 
@@ -100,8 +101,8 @@ def get_split(name: str) -> Split:
     return _SPLITS[name]()
 
 
-def load_dataset_dicts(name: str) -> List[Dict]:
-    """One record per key frame of split ``name`` (see :func:`woo.data.ava_dataset.load_ava_records`)."""
+def load_dataset_dicts(name: str) -> KeyFrameRecords:
+    """One record per key frame of split ``name`` (the contract of :mod:`woo.data.records`)."""
     split = get_split(name)
     return load_tube_records(split) if isinstance(split, TubeSplit) else load_ava_records(split)
 

@@ -1,4 +1,5 @@
-"""Frames on disk: decoding a clip's JPEG/PNG frames, and a frame's size from its header."""
+"""Frames on disk: decoding a clip's JPEG/PNG frames (at reduced size when the clip is shrunk
+anyway), and a frame's size from its header."""
 import os
 from typing import Dict, Sequence, Tuple
 
@@ -6,11 +7,35 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["read_frames", "frame_size"]
+__all__ = ["read_frames", "frame_size", "decode_reduction", "reduced_size"]
+
+# libjpeg decodes a JPEG at 1/2, 1/4 or 1/8 of its size by scaling the DCT, for a fraction of the work.
+_IMREAD_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
 
 
-def read_frames(paths: Sequence[str]) -> np.ndarray:
-    """Decode JPEG frames with OpenCV.
+def decode_reduction(paths: Sequence[str], size: Tuple[int, int], target: Tuple[int, int]) -> int:
+    """The largest factor r in 1, 2, 4, 8 by which JPEG ``paths`` of ``size = (H, W)`` can be decoded
+    and still be at least ``target = (H', W')`` (so the resize after it only shrinks); 1 for
+    frames in other formats (OpenCV would decode them whole and resize)."""
+    if not all(str(p).lower().endswith(_JPEG_SUFFIXES) for p in paths):
+        return 1
+    height, width = size
+    for factor in (8, 4, 2):
+        if height // factor >= target[0] and width // factor >= target[1]:
+            return factor
+    return 1
+
+
+def reduced_size(size: Tuple[int, int], reduction: int) -> Tuple[int, int]:
+    """(H, W) of a JPEG of ``size`` decoded at 1/``reduction``: libjpeg rounds up."""
+    return -(-size[0] // reduction), -(-size[1] // reduction)
+
+
+def read_frames(paths: Sequence[str], reduction: int = 1) -> np.ndarray:
+    """Decode frames with OpenCV, at 1/``reduction`` of their size (1, 2, 4 or 8; see
+    :func:`decode_reduction`).
 
     Returns:
         (T, H, W, 3) uint8 RGB; a path listed twice is decoded once.
@@ -19,11 +44,13 @@ def read_frames(paths: Sequence[str]) -> np.ndarray:
         FileNotFoundError / OSError: naming the missing or undecodable frame,
             or a frame whose size differs from the clip's first frame.
     """
+    if reduction not in _IMREAD_FLAGS:
+        raise ValueError(f"reduction must be 1, 2, 4 or 8, got {reduction}")
     decoded: Dict[str, np.ndarray] = {}
     for path in paths:
         if path in decoded:
             continue
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = cv2.imread(path, _IMREAD_FLAGS[reduction])
         if image is None:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"missing frame {path}")
