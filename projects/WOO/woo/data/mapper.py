@@ -7,11 +7,10 @@ import torch
 from woo.formats.boxes import boxes_to_pixels
 
 from .clip_sampling import clip_frame_indices
-from .frames import decode_reduction, read_frames, reduced_size
+from .frames import decode_reduction, read_frames
 from .transforms import (
     hflip_boxes,
     hflip_clip,
-    resize_clip,
     resized_shape,
     sample_short_side,
 )
@@ -29,8 +28,9 @@ class ClipMapper:
     The clip's size follows from the record's ``height``/``width``, so JPEG frames are
     decoded at 1/2, 1/4 or 1/8 of their size when that is still at least the clip's size
     (libjpeg's DCT scaling: a 720p AVA frame resized to a short side of 256 to 320 is decoded
-    at 640x360, in about half the time), then resized as always. Boxes are normalized, so
-    they do not depend on the size decoded.
+    at 640x360, in about half the time), then resized (bilinear from there:
+    :func:`woo.data.transforms.resize_frame`). Boxes are normalized, so they do not depend
+    on the size decoded.
     """
 
     def __init__(
@@ -102,11 +102,7 @@ class ClipMapper:
         short_side = sample_short_side(self.min_size, self.min_size_sampling) if self.is_train else self.min_size[0]
         new_h, new_w = resized_shape(height, width, short_side, self.max_size)
         reduction = decode_reduction(paths, (height, width), (new_h, new_w))
-        frames = read_frames(paths, reduction)
-        if frames.shape[1:3] != reduced_size((height, width), reduction):
-            raise OSError(f"frame {paths[0]} is not {height}x{width} (HxW), the size the record of video "
-                          f"{record['video_id']!r} gives (decoded at 1/{reduction}: {frames.shape[1]}x{frames.shape[2]})")
-        frames = resize_clip(frames, (new_h, new_w))
+        frames = read_frames(paths, reduction, size=(new_h, new_w), full_size=(height, width))
         if self.key_frame_only:
             frames = np.repeat(frames, self.num_frames, axis=0)
         boxes = record["boxes"]
