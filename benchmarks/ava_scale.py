@@ -74,10 +74,10 @@ def generate(root: str, seed: int = 0) -> dict:
     with open(os.path.join(ava, "annotations", "ava_train_excluded_timestamps_v2.2.csv"), "w") as f:
         f.writelines(f"{videos[k // seconds]},{VALID[0] + k % seconds:04d}\n" for k in unannotated.tolist())
     with open(os.path.join(ava, "annotations", "ava_action_list_v2.2.pbtxt"), "w") as f:
-        f.writelines(f'label {{\n  name: "action {i}"\n  label_id: {i}\n  label_type: PERSON_MOVEMENT\n}}\n'
+        f.writelines(f'label {{\n  name: "ava action {i}"\n  label_id: {i}\n  label_type: PERSON_MOVEMENT\n}}\n'
                      for i in range(1, 81))
     with open(os.path.join(ava, "annotations", "ava_action_list_v2.2_for_activitynet_2019.pbtxt"), "w") as f:
-        f.writelines(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in range(1, 61))
+        f.writelines(f'item {{\n  name: "ava action {i}"\n  id: {i}\n}}\n' for i in range(1, 61))
     return {"videos": NUM_VIDEOS, "frames_per_video": FRAMES_PER_VIDEO, "key_frames": NUM_KEY_FRAMES,
             "csv_rows": len(rows)}
 

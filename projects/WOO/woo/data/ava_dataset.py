@@ -44,6 +44,8 @@ class AVASplit:
             files list only key frames with people). True: one record per key
             frame in ``valid_timestamps`` that the video has, people or not.
         valid_timestamps: inclusive range of annotated seconds.
+        frames_per_video: frames every video has (AVA: seconds 900..1801 at 30 FPS, 27,030);
+            ``woo check-data`` reports videos with another count. None: videos may differ.
         readme_section: the section of datasets/README.md that says how to get the files.
         evaluator_type: "ava" (frame-mAP@0.5, :mod:`woo.evaluation.frame_map`).
     """
@@ -58,6 +60,7 @@ class AVASplit:
     num_actions: int
     all_key_frames: bool = False
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
+    frames_per_video: Optional[int] = None
     readme_section: str = "Files each AVA version needs"
     evaluator_type: str = "ava"
 
