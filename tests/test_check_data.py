@@ -36,6 +36,15 @@ def test_a_clean_synthetic_set_passes(woo_datasets, capsys):
     assert out.count("no problem found") == 3  # two splits, and the total
 
 
+def test_a_clean_synthetic_set_in_the_jhmdb_layout_passes(woo_datasets, capsys):
+    config = os.path.join(REPO, "configs", "Synthetic", "WOO_Tiny_JHMDB.yaml")
+    code = main(["check-data", "--config-file", config, "--sample", "50"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "woo_synthetic_jhmdb_train: 36 videos" in out and "woo_synthetic_jhmdb_test: 18 videos" in out
+    assert "frames per video: 32 (36 videos)" in out
+
+
 def test_missing_undecodable_and_short_videos_are_named(broken, capsys):
     frames = broken / "frames"
     os.remove(frames / "train000" / "train000_000061.jpg")  # train000's key frame of second 902
