@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -182,3 +183,25 @@ def test_both_engines_resolve_the_same_schedule_in_epochs(runs, tmp_path):
         assert ours[key] == theirs[key] == trainer.cfg.SOLVER[key], key
     assert trainer.scheduler.state_dict()["max_iter"] == 7
     assert "1 epoch of 54 key frames at batch 8 = 7 iterations" in _read(os.path.join(tmp_path, "d2", "log.txt"))
+
+
+def test_a_split_registered_as_a_list_of_dicts_is_packed_into_records(runs):
+    from detectron2.data import DatasetCatalog
+
+    from woo.d2 import get_clip_dataset_dicts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        records = get_clip_dataset_dicts(["woo_synthetic_val"])
+    dicts = [dict(r, frame_paths=list(r["frame_paths"])) for r in records]
+    DatasetCatalog.register("user_split_as_dicts", lambda: dicts)
+    try:
+        packed = get_clip_dataset_dicts(["user_split_as_dicts", "woo_synthetic_val"], filter_empty=True)
+    finally:
+        DatasetCatalog.remove("user_split_as_dicts")
+    assert len(packed) == 2 * 54  # the key frames with actors of both
+    first, expected = packed[0], next(d for d in dicts if len(d["boxes"]))
+    assert (first["video_id"], first["timestamp"]) == (expected["video_id"], expected["timestamp"])
+    assert first["frame_paths"] == expected["frame_paths"]
+    np.testing.assert_array_equal(first["boxes"], expected["boxes"])
+    np.testing.assert_array_equal(first["actions"], expected["actions"])

@@ -215,9 +215,12 @@ def as_key_frame_records(records) -> KeyFrameRecords:
     if not records:
         raise ValueError("no record to load")
     builder = RecordsBuilder(np.asarray(records[0]["actions"]).shape[1])
+    frames: Dict[str, Sequence[str]] = {}  # one conversion per video: its records share its frames
     for record in records:
-        frames = record["frame_paths"]
+        video_id = record["video_id"]
+        if video_id not in frames:
+            paths = record["frame_paths"]
+            frames[video_id] = paths if isinstance(paths, FramePaths) else FramePaths.from_paths(list(paths))
         builder.add(**{k: record[k] for k in ("video_id", "height", "width", "timestamp", "key_frame_index",
-                                               "boxes", "actions")},
-                    frame_paths=frames if isinstance(frames, FramePaths) else FramePaths.from_paths(list(frames)))
+                                               "boxes", "actions")}, frame_paths=frames[video_id])
     return builder.build()

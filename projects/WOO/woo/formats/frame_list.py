@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
+# The box CSV reader's byte-level field helpers: fields located in a chunk's bytes, numbers parsed from them.
 from .ava_box_csv import _changed, _parse, _strings
 
 __all__ = ["FramePaths", "read_frame_list"]
