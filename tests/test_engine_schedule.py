@@ -64,14 +64,21 @@ def test_key_frames_batch_and_steps_give_the_iterations(caplog):
     assert small.SOLVER.MAX_ITER == 62 and tuple(small.SOLVER.STEPS) == (31, 52)  # 166 * 3 / 8 = 62.25
 
 
-@pytest.mark.parametrize("steps, message", [((2, 1), "increasing positive"), ((0,), "increasing positive"),
-                                            ((0.01, 0.02), "distinct iterations")])
-def test_bad_epoch_steps_name_the_key(steps, message):
-    cfg = load_config(INSTANT, ["SOLVER.MAX_EPOCHS", "1", "SOLVER.STEPS_EPOCHS", str(steps)])
-    with pytest.raises(ValueError, match=f"SOLVER.STEPS_EPOCHS .*{message}"):
+@pytest.mark.parametrize("opts, message", [
+    (["SOLVER.STEPS_EPOCHS", "(2, 1)"], r"SOLVER.STEPS_EPOCHS must be increasing positive epochs, got \(2, 1\)"),
+    (["SOLVER.STEPS_EPOCHS", "(0,)"], r"SOLVER.STEPS_EPOCHS must be increasing positive epochs"),
+    (["SOLVER.MAX_EPOCHS", "-1"], r"SOLVER.MAX_EPOCHS must be >= 0"),
+])
+def test_bad_epoch_keys_are_refused_when_the_config_loads(opts, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(INSTANT, opts)
+
+
+def test_epoch_steps_closer_than_an_iteration_name_the_key():
+    cfg = load_config(INSTANT, ["SOLVER.MAX_EPOCHS", "1", "SOLVER.STEPS_EPOCHS", "(0.01, 0.02)"])
+    with pytest.raises(ValueError, match=r"SOLVER.STEPS_EPOCHS \(0.01, 0.02\) falls on iterations \(1, 1\) with "
+                                         r"100 key frames at batch 2: LR steps must be distinct"):
         resolve_schedule(cfg, 100)
-    with pytest.raises(ValueError, match="SOLVER.MAX_EPOCHS must be >= 0"):
-        resolve_schedule(load_config(INSTANT, ["SOLVER.MAX_EPOCHS", "-1"]), 100)
 
 
 def test_command_line_iterations_win_over_epochs_of_the_file(tmp_path, epochs_config):

@@ -18,7 +18,7 @@ import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
 __all__ = ["CfgNode", "get_cfg", "add_woo_config", "load_config", "configs_dir", "list_configs", "find_config_file",
-           "settle_schedule_units"]
+           "settle_schedule_units", "check_epoch_keys"]
 
 # The configs ship inside the package (setup.py links or copies the checkout's configs/ to woo/configs);
 # a source checkout used without installing it has them at its root.
@@ -406,6 +406,16 @@ def settle_schedule_units(cfg, config_file: str, opts: Optional[List[str]]) -> N
             last_epoch = depth if epoch_key in solver else last_epoch
         if last_iter > last_epoch:
             cfg.SOLVER[epoch_key] = type(cfg.SOLVER[epoch_key])()  # 0 or (): off
+    check_epoch_keys(cfg)
+
+
+def check_epoch_keys(cfg) -> None:
+    """``SOLVER.MAX_EPOCHS`` >= 0 and ``SOLVER.STEPS_EPOCHS`` increasing positive epochs (ValueError naming the key)."""
+    if cfg.SOLVER.MAX_EPOCHS < 0:
+        raise ValueError(f"SOLVER.MAX_EPOCHS must be >= 0 (0: the length is SOLVER.MAX_ITER), got {cfg.SOLVER.MAX_EPOCHS}")
+    steps = list(cfg.SOLVER.STEPS_EPOCHS)
+    if any(e <= 0 for e in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"SOLVER.STEPS_EPOCHS must be increasing positive epochs, got {tuple(steps)}")
 
 
 def _on(value) -> bool:

@@ -17,6 +17,8 @@ import logging
 import math
 from typing import Sequence, Tuple
 
+from woo.config import check_epoch_keys
+
 __all__ = ["scale_to_world_size", "epochs_to_iterations", "resolve_schedule"]
 
 logger = logging.getLogger(__name__)
@@ -77,8 +79,6 @@ def epochs_to_iterations(epochs: float, num_key_frames: int, batch_size: int) ->
 
 
 def _epoch_steps(step_epochs: Sequence[float], num_key_frames: int, batch_size: int) -> Tuple[int, ...]:
-    if any(e <= 0 for e in step_epochs) or list(step_epochs) != sorted(set(step_epochs)):
-        raise ValueError(f"SOLVER.STEPS_EPOCHS must be increasing positive epochs, got {tuple(step_epochs)}")
     steps = tuple(epochs_to_iterations(e, num_key_frames, batch_size) for e in step_epochs)
     if steps[0] < 1 or len(set(steps)) != len(steps):
         raise ValueError(
@@ -118,8 +118,7 @@ def resolve_schedule(cfg, num_key_frames: int):
     s = cfg.SOLVER
     if num_key_frames <= 0:
         raise ValueError(f"datasets {list(cfg.DATASETS.TRAIN)} have no training key frame")
-    if s.MAX_EPOCHS < 0:
-        raise ValueError(f"SOLVER.MAX_EPOCHS must be >= 0 (0: the length is SOLVER.MAX_ITER), got {s.MAX_EPOCHS}")
+    check_epoch_keys(cfg)
     batch = s.IMS_PER_BATCH
     step_epochs = tuple(s.STEPS_EPOCHS)
     cfg = cfg.clone()
