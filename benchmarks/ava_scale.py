@@ -22,7 +22,13 @@ import sys
 import tempfile
 import time
 
+import cv2
 import numpy as np
+import torch.utils.data as torchdata
+
+from woo.data.build import get_dataset_dicts
+from woo.data.clip_sampling import clip_frame_indices
+from woo.formats.json_io import write_json
 
 NUM_VIDEOS = 235
 FRAMES_PER_VIDEO = 27030  # seconds 900..1801 at 30 FPS
@@ -37,8 +43,6 @@ def _video_ids(rng: np.random.Generator) -> list:
 
 def generate(root: str, seed: int = 0) -> dict:
     """AVA v2.2 train at its real size under ``root/ava``; returns the counts written."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     ava = os.path.join(root, "ava")
     for folder in ("annotations", "frame_lists", "frames"):
@@ -109,8 +113,6 @@ class _EpochOfLookups:
         return 1
 
     def __getitem__(self, _):
-        from woo.data.clip_sampling import clip_frame_indices
-
         before = _smaps_kb()
         start = time.perf_counter()
         looked_up = 0
@@ -126,10 +128,6 @@ class _EpochOfLookups:
 
 def measure(root: str) -> dict:
     """Load time and memory of the records, and one worker's growth (run in a fresh process)."""
-    import torch.utils.data as torchdata
-
-    from woo.data.build import get_dataset_dicts
-
     os.environ["WOO_DATASETS"] = root
     rss_before = _status_kb("self", "VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -159,9 +157,6 @@ def main() -> int:
     if args.measure_only:
         print(json.dumps(measure(args.measure_only)))
         return 0
-
-    from woo.formats.json_io import write_json
-
     root = args.root or tempfile.mkdtemp(prefix="ava_scale_")
     try:
         marker = os.path.join(root, "ava_scale.json")
