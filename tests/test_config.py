@@ -37,7 +37,7 @@ def test_base_inheritance_and_override():
     assert cfg.MODEL.WOO.USE_FPN is False and cfg.MODEL.VIDEO_RESNET.RES5_DILATION == 2
     # from its base, and from the base's base
     assert cfg.MODEL.VIDEO_RESNET.ARCH == "slow" and cfg.INPUT.NUM_FRAMES == 4
-    assert cfg.SOLVER.BASE_LR == 2.5e-5 and cfg.SOLVER.STEPS == (79200, 132000)
+    assert cfg.SOLVER.BASE_LR == 2.5e-5 and (cfg.SOLVER.MAX_EPOCHS, cfg.SOLVER.STEPS_EPOCHS) == (12, (6, 10))
 
 
 def test_misspelt_key_in_file_names_key_and_file(tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -154,3 +155,53 @@ def test_train_net_writes_checkpoints_atomically(runs, tmp_path):
     assert isinstance(trainer.checkpointer, AtomicDetectionCheckpointer)
     assert periodic and all(h.checkpointer is trainer.checkpointer for h in periodic)
     assert not [f for f in os.listdir(runs["d2"]) if f.endswith(".tmp")]
+
+
+def test_both_engines_resolve_the_same_schedule_in_epochs(runs, tmp_path):
+    """WOO_Instant in epochs with REFERENCE_WORLD_SIZE 2, on one process: batch 16 -> 8, 54 key
+    frames with actors -> 7 iterations per epoch, the step at epoch 0.5 at iteration 3."""
+    from woo.config import load_config
+
+    config = tmp_path / "epochs.yaml"
+    config.write_text(
+        f'_BASE_: "{INSTANT}"\n'
+        "SOLVER:\n  MAX_EPOCHS: 1\n  STEPS_EPOCHS: (0.5,)\n  IMS_PER_BATCH: 16\n  REFERENCE_WORLD_SIZE: 2\n"
+        'DATASETS:\n  TRAIN: ("woo_synthetic_val",)\n  TEST: ()\n'
+        "DATALOADER:\n  FILTER_EMPTY_ANNOTATIONS: True\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        assert woo_cli(["train", "--config-file", str(config), "OUTPUT_DIR", str(tmp_path / "woo")]) == 0
+        args = default_argument_parser().parse_args(["--config-file", str(config), "OUTPUT_DIR", str(tmp_path / "d2")])
+        trainer = train_net.Trainer(train_net.setup(args))
+    ours = load_config(str(tmp_path / "woo" / "config.yaml")).SOLVER
+    d2_cfg = train_net.get_cfg()
+    d2_cfg.merge_from_file(str(tmp_path / "d2" / "config.yaml"))
+    theirs = d2_cfg.SOLVER
+    assert (trainer.max_iter, tuple(trainer.cfg.SOLVER.STEPS)) == (ours.MAX_ITER, tuple(ours.STEPS)) == (7, (3,))
+    for key in ("MAX_ITER", "STEPS", "IMS_PER_BATCH", "BASE_LR", "WARMUP_ITERS", "MAX_EPOCHS", "STEPS_EPOCHS"):
+        assert ours[key] == theirs[key] == trainer.cfg.SOLVER[key], key
+    assert trainer.scheduler.state_dict()["max_iter"] == 7
+    assert "1 epoch of 54 key frames at batch 8 = 7 iterations" in _read(os.path.join(tmp_path, "d2", "log.txt"))
+
+
+def test_a_split_registered_as_a_list_of_dicts_is_packed_into_records(runs):
+    from detectron2.data import DatasetCatalog
+
+    from woo.d2 import get_clip_dataset_dicts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        records = get_clip_dataset_dicts(["woo_synthetic_val"])
+    dicts = [dict(r, frame_paths=list(r["frame_paths"])) for r in records]
+    DatasetCatalog.register("user_split_as_dicts", lambda: dicts)
+    try:
+        packed = get_clip_dataset_dicts(["user_split_as_dicts", "woo_synthetic_val"], filter_empty=True)
+    finally:
+        DatasetCatalog.remove("user_split_as_dicts")
+    assert len(packed) == 2 * 54  # the key frames with actors of both
+    first, expected = packed[0], next(d for d in dicts if len(d["boxes"]))
+    assert (first["video_id"], first["timestamp"]) == (expected["video_id"], expected["timestamp"])
+    assert first["frame_paths"] == expected["frame_paths"]
+    np.testing.assert_array_equal(first["boxes"], expected["boxes"])
+    np.testing.assert_array_equal(first["actions"], expected["actions"])

@@ -160,3 +160,68 @@ def test_resize_clip_resizes_every_frame():
     frames[1] = 100
     out = resize_clip(frames, (5, 10))
     assert out.shape == (3, 5, 10, 3) and out[1].min() == 100 and out[0].max() == 0
+
+
+def test_reduced_decode_factor_follows_the_clip_size():
+    from woo.data.frames import decode_reduction
+
+    jpeg, png = ["a/f_000001.jpg"], ["a/00001.png"]
+    assert decode_reduction(jpeg, (720, 1280), (256, 455)) == 2  # 640x360 still covers the clip
+    assert decode_reduction(jpeg, (720, 1280), (320, 569)) == 2
+    assert decode_reduction(jpeg, (720, 1280), (361, 642)) == 1
+    assert decode_reduction(jpeg, (1080, 1920), (256, 455)) == 4
+    assert decode_reduction(["F.JPEG"], (2160, 3840), (256, 455)) == 8
+    assert decode_reduction(jpeg, (240, 320), (256, 341)) == 1  # enlarged: never reduced
+    assert decode_reduction(png, (720, 1280), (256, 455)) == 1  # PNG: OpenCV would decode it whole
+
+
+def _720p_video(tmp_path, num_frames=4):
+    """720p JPEG frames with texture, edges and a bright block at x 320..639, y 180..359."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:720, 0:1280]
+    paths = []
+    for i in range(num_frames):
+        frame = np.stack([(xx / 5 + i) % 256, (yy / 3) % 256, (xx + yy) / 8 % 256], axis=-1)
+        frame = frame + rng.normal(0, 4, frame.shape)
+        frame[180:360, 320:640] = 250
+        path = str(tmp_path / f"hd_{i + 1:06d}.jpg")
+        cv2.imwrite(path, np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(path)
+    return paths
+
+
+def test_reduced_decode_equals_full_decode_and_resize(tmp_path, monkeypatch):
+    import woo.data.mapper as mapper_module
+
+    record = {**_record(_720p_video(tmp_path), key=2), "height": 720, "width": 1280,
+              "boxes": np.array([[0.25, 0.25, 0.5, 0.5]], np.float32)}
+    mapper = ClipMapper(True, num_frames=4, sampling_rate=1, min_size=(256, 320), max_size=1333,
+                        min_size_sampling="range", random_flip=True)
+    reduced = []
+    for seed in range(4):
+        torch.manual_seed(seed)
+        reduced.append(mapper(record))
+    monkeypatch.setattr(mapper_module, "decode_reduction", lambda *args: 1)
+    for seed, small in enumerate(reduced):
+        torch.manual_seed(seed)
+        full = mapper(record)
+        assert small["clip"].shape == full["clip"].shape and small["image_size"] == full["image_size"]
+        difference = (small["clip"].float() - full["clip"].float()).abs().mean()
+        assert difference < 1.0, f"mean absolute difference {difference:.2f}"
+        # Boxes are normalized: exact, flipped or not, whatever the size decoded.
+        assert torch.equal(small["gt_boxes"], full["gt_boxes"])
+        h, w = full["image_size"]
+        x1, y1, x2, y2 = full["gt_boxes"][0].tolist()
+        assert (y1, y2) == pytest.approx((h / 4, h / 2), abs=1e-3)
+        assert (x1, x2) in ((pytest.approx(w / 4, abs=1e-3), pytest.approx(w / 2, abs=1e-3)),
+                            (pytest.approx(w / 2, abs=1e-3), pytest.approx(3 * w / 4, abs=1e-3)))
+        # The bright block is under the box in both.
+        inside = small["clip"][:, 1, int(y1) + 4:int(y2) - 4, int(x1) + 4:int(x2) - 4].float().mean()
+        assert inside > 240
+
+
+def test_frames_of_another_size_than_the_record_are_an_error(tmp_path):
+    mapper = ClipMapper(False, num_frames=2, sampling_rate=1, min_size=(48,), max_size=1333)
+    record = {**_record(_video(tmp_path, num_frames=3), key=1), "height": 48, "width": 64}
+    with pytest.raises(OSError, match=r"frame .*v_000001\.jpg is not 48x64 \(HxW\), its video's size"):
+        mapper(record)

@@ -35,7 +35,7 @@ def _lrs(max_iter=100, steps=(50, 80), warmup_iters=10, warmup_factor=1e-3, meth
         max_iter=max_iter, steps=steps, gamma=0.1, warmup_iters=warmup_iters,
         warmup_factor=warmup_factor, warmup_method=method,
     )
-    sched = ParamSchedulerLR(opt, mult, max_iter)
+    sched = ParamSchedulerLR(opt, mult, max_iter, steps=steps)
     lrs = []
     for _ in range(max_iter):
         lrs.append([g["lr"] for g in opt.param_groups])
@@ -124,16 +124,26 @@ def test_constant_warmup():
     assert lrs[10][1] == pytest.approx(1.0)
 
 
-def test_scheduler_state_round_trip():
+def test_scheduler_state_round_trip(caplog):
     _, opt, sched = _lrs(max_iter=100)
     state = sched.state_dict()
-    assert state == {"base_lrs": [0.1, 1.0], "last_epoch": 100}
+    assert state == {"base_lrs": [0.1, 1.0], "last_epoch": 100, "max_iter": 100, "steps": [50, 80]}
     opt2 = build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.ENABLED", False), _Net())
     sched2 = ParamSchedulerLR(opt2, build_lr_multiplier(
-        max_iter=100, steps=(50, 80), gamma=0.1, warmup_iters=10, warmup_factor=1e-3), 100)
+        max_iter=100, steps=(50, 80), gamma=0.1, warmup_iters=10, warmup_factor=1e-3), 100, steps=(50, 80))
     state["last_epoch"] = 60
-    sched2.load_state_dict(state)
-    assert opt2.param_groups[1]["lr"] == pytest.approx(0.1)
+    with caplog.at_level("WARNING"):
+        sched2.load_state_dict(state)
+    assert opt2.param_groups[1]["lr"] == pytest.approx(0.1) and not caplog.messages
+    # The state of another schedule (say, a training set that changed since) loads, with a warning naming both.
+    opt3 = build_optimizer(_solver_cfg("SOLVER.CLIP_GRADIENTS.ENABLED", False), _Net())
+    sched3 = ParamSchedulerLR(opt3, build_lr_multiplier(
+        max_iter=200, steps=(100,), gamma=0.1, warmup_iters=10, warmup_factor=1e-3), 200, steps=(100,))
+    with caplog.at_level("WARNING"):
+        sched3.load_state_dict(state)
+    assert caplog.messages == ["the checkpoint's LR schedule (100 iterations, LR steps at [50, 80]) is not this "
+                               "run's (200 iterations, LR steps at [100]): training goes on with this run's"]
+    assert opt3.param_groups[1]["lr"] == pytest.approx(1.0)  # iteration 60 of this run's schedule
 
 
 @pytest.mark.parametrize("steps", [(0,), (60, 50), (50, 50)])

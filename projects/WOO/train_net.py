@@ -7,7 +7,11 @@
 The YAML configs are those of ``woo train``, and checkpoints load in both.
 """
 
+import os
+
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 # Importing woo.d2 registers the META_ARCH "WOO", its backbone, its ROI heads and the datasets.
 from woo.d2 import (
@@ -16,14 +20,32 @@ from woo.d2 import (
     build_clip_train_loader,
     build_evaluator,
     get_cfg,
+    get_clip_dataset_dicts,
 )
+from woo.config import settle_schedule_units
 from woo.engine.optim import build_lr_scheduler, build_optimizer
+from woo.engine.schedule import resolve_schedule
+from woo.formats.atomic import atomic_write
 from woo.runtime.inference_modes import autocast_context, optimize_for_inference
 from woo.runtime.output_dir import inference_dir
 
 
 class Trainer(DefaultTrainer):
     """detectron2's default training loop with WOO's data, optimizer, schedule and evaluator."""
+
+    def __init__(self, cfg):
+        # As ``woo train``: the recipe moved to this number of GPUs, then a schedule in epochs
+        # resolved from the training key frames, which are loaded once, here, for the loader too.
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        self.train_records = get_clip_dataset_dicts(
+            cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
+        )
+        cfg = resolve_schedule(cfg, len(self.train_records))
+        if comm.is_main_process() and cfg.OUTPUT_DIR:
+            # default_setup wrote the config before the schedule was resolved.
+            with atomic_write(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
+                f.write(cfg.dump())
+        super().__init__(cfg)
 
     def build_hooks(self):
         # Checkpoint files are written atomically, as ``woo train`` writes them.
@@ -33,9 +55,9 @@ class Trainer(DefaultTrainer):
         )
         return super().build_hooks()
 
-    @classmethod
-    def build_train_loader(cls, cfg):
-        return build_clip_train_loader(cfg)
+    def build_train_loader(self, cfg):
+        # An instance method: the records that sized the schedule are the ones sampled.
+        return build_clip_train_loader(cfg, records=self.train_records)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
@@ -69,11 +91,15 @@ def setup(args):
     cfg = get_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    # The command line's SOLVER.MAX_ITER wins over the file's SOLVER.MAX_EPOCHS, as in ``woo train``.
+    settle_schedule_units(cfg, args.config_file, args.opts)
     # As in ``woo train``: mixed precision is a CUDA feature.
     if not cfg.MODEL.DEVICE.startswith("cuda"):
         cfg.SOLVER.AMP.ENABLED = False
     cfg.freeze()
     default_setup(cfg, args)
+    # WOO's own log lines (datasets read, the schedule) beside detectron2's, in its log.txt.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="woo")
     return cfg
 
 

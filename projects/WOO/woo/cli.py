@@ -27,6 +27,8 @@ from woo.runtime.logger import setup_logger
 SUBCOMMANDS = {
     "train": ("woo.commands.train", "train and/or evaluate a model from a config"),
     "synth": ("woo.commands.synth", "write the synthetic dataset, in AVA's or JHMDB-21's layout"),
+    "check-data": ("woo.commands.check_data", "check a config's datasets (frames listed, on disk, decodable, "
+                   "frame counts and sizes) before training"),
     "ava-eval": ("woo.commands.ava_eval", "frame-mAP of an AVA detection CSV"),
     "tube-eval": ("woo.commands.tube_eval", "frame-mAP and video-mAP of a JHMDB-21 / UCF101-24 detection CSV"),
     "flops": ("woo.commands.flops", "GFLOPs and parameters of a config's model"),

@@ -12,11 +12,13 @@ Merging a file or a list that names an unknown key raises a ``KeyError`` that
 names the key (fvcore's behaviour, with the key spelt out in full).
 """
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
+import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
-__all__ = ["CfgNode", "get_cfg", "add_woo_config", "load_config", "configs_dir", "list_configs", "find_config_file"]
+__all__ = ["CfgNode", "get_cfg", "add_woo_config", "load_config", "configs_dir", "list_configs", "find_config_file",
+           "settle_schedule_units", "check_epoch_keys"]
 
 # The configs ship inside the package (setup.py links or copies the checkout's configs/ to woo/configs);
 # a source checkout used without installing it has them at its root.
@@ -111,7 +113,7 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.SOLVER = CfgNode()
     # Learning-rate schedule: "WarmupMultiStepLR" (the paper's).
     _C.SOLVER.LR_SCHEDULER_NAME = "WarmupMultiStepLR"
-    # Total training iterations.
+    # Total training iterations; with SOLVER.MAX_EPOCHS > 0 it is computed from the data instead.
     _C.SOLVER.MAX_ITER = 40000
     # Base learning rate for a batch of IMS_PER_BATCH clips.
     _C.SOLVER.BASE_LR = 2.5e-5
@@ -121,7 +123,7 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.SOLVER.WEIGHT_DECAY_NORM = 1e-4
     # LR multiplier applied at each of STEPS.
     _C.SOLVER.GAMMA = 0.1
-    # Iterations at which the LR is multiplied by GAMMA.
+    # Iterations at which the LR is multiplied by GAMMA; with SOLVER.STEPS_EPOCHS set it is computed instead.
     _C.SOLVER.STEPS = (30000,)
     # LR factor at iteration 0 of the warm-up.
     _C.SOLVER.WARMUP_FACTOR = 1e-3
@@ -133,6 +135,10 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.SOLVER.CHECKPOINT_PERIOD = 5000
     # Clips per batch over all processes.
     _C.SOLVER.IMS_PER_BATCH = 16
+    # Number of processes IMS_PER_BATCH, BASE_LR and the iteration keys are meant for (0: off). On another
+    # number of processes the batch and LR scale linearly and iterations inversely, as detectron2's
+    # DefaultTrainer.auto_scale_workers does; a schedule in epochs stays as many epochs.
+    _C.SOLVER.REFERENCE_WORLD_SIZE = 0
     _C.SOLVER.CLIP_GRADIENTS = CfgNode()
     # Clip gradients before each optimizer step.
     _C.SOLVER.CLIP_GRADIENTS.ENABLED = True
@@ -260,7 +266,11 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     # Ablation: every frame of a clip is the key frame (no motion); True at train and test.
     _C.INPUT.KEY_FRAME_ONLY = False
 
-    # Iterations of training data per epoch are not used; schedules are in iterations.
+    # Training length in epochs of the training key frames (after DATALOADER.FILTER_EMPTY_ANNOTATIONS);
+    # 0: off, SOLVER.MAX_ITER is used. When > 0, MAX_ITER = round(MAX_EPOCHS * key frames / IMS_PER_BATCH).
+    _C.SOLVER.MAX_EPOCHS = 0
+    # Epochs (may be fractional) at which the LR is multiplied by GAMMA; (): off, SOLVER.STEPS is used.
+    _C.SOLVER.STEPS_EPOCHS = ()
     # Optimizer: "ADAMW" (the paper's).
     _C.SOLVER.OPTIMIZER = "ADAMW"
     # LR multiplier for backbone parameters.
@@ -334,6 +344,83 @@ def load_config(config_file: str, opts: Optional[List[str]] = None) -> CfgNode:
     """
     cfg = get_cfg()
     if config_file:
-        cfg.merge_from_file(find_config_file(config_file))
+        config_file = find_config_file(config_file)
+        cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts or []))
+    settle_schedule_units(cfg, config_file, opts)
     return cfg
+
+
+# Each schedule key in iterations, the key that gives the same in epochs, and that key's "off" value.
+_ITERATION_AND_EPOCH_KEYS = (("MAX_ITER", "MAX_EPOCHS", "0"), ("STEPS", "STEPS_EPOCHS", "()"))
+
+
+def _solver_layers(config_file: str) -> List[Tuple[str, dict]]:
+    """``(file, its SOLVER mapping)`` of ``config_file`` and its ``_BASE_`` files, the deepest base first."""
+    with open(config_file) as f:
+        data = yaml.safe_load(f) or {}
+    bases = data.get("_BASE_") or []
+    layers = []
+    for base in [bases] if isinstance(bases, str) else bases:
+        base = os.path.expanduser(base)
+        layers += _solver_layers(base if os.path.isabs(base) else os.path.join(os.path.dirname(config_file), base))
+    return layers + [(config_file, data.get("SOLVER") or {})]
+
+
+def settle_schedule_units(cfg, config_file: str, opts: Optional[List[str]]) -> None:
+    """Decide, in place, whether the training length and the LR steps are in iterations or in epochs.
+
+    ``SOLVER.MAX_EPOCHS`` > 0 gives the length in epochs and ``SOLVER.STEPS_EPOCHS`` the LR
+    steps (``woo.engine.schedule.resolve_schedule`` turns them into ``MAX_ITER`` / ``STEPS``
+    once the training key frames are counted); 0 and () are off. Each pair of keys follows the
+    order of the sources, base file, the file that names it in ``_BASE_``, then the command line:
+
+    * the source that names a pair last decides its unit: ``SOLVER.MAX_ITER 20`` on the command
+      line (detectron2's smoke run) turns a file's ``MAX_EPOCHS`` off, and keeps the file's LR
+      steps (past iteration 20 they are dropped with a warning); a file that sets ``MAX_EPOCHS``
+      over a base in iterations is in epochs;
+    * one source that sets both keys of a pair, with the epoch key on, is an error naming both
+      (a ``config.yaml`` written by a run holds every key, with the epoch keys off: it loads).
+
+    Args:
+        cfg: the merged config (WOO's or detectron2's ``CfgNode``), changed in place.
+        config_file: the file merged into it ("" for none).
+        opts: the command-line ``KEY VALUE`` list merged after it.
+
+    Raises:
+        ValueError: naming the file (or the command line) and both keys.
+    """
+    opts = list(opts or [])
+    command_line = {key.split(".", 1)[1]: value for key, value in zip(opts[0::2], opts[1::2])
+                    if key.startswith("SOLVER.")}
+    layers = (_solver_layers(config_file) if config_file else []) + [("the command line", command_line)]
+    for iter_key, epoch_key, off in _ITERATION_AND_EPOCH_KEYS:
+        last_iter = last_epoch = -1
+        for depth, (source, solver) in enumerate(layers):
+            if iter_key in solver and epoch_key in solver and _on(solver[epoch_key]):
+                raise ValueError(
+                    f"{source} sets both SOLVER.{iter_key} ({solver[iter_key]}) and SOLVER.{epoch_key} "
+                    f"({solver[epoch_key]}): give one of them (SOLVER.{epoch_key} {off} turns epochs off)"
+                )
+            last_iter = depth if iter_key in solver else last_iter
+            last_epoch = depth if epoch_key in solver else last_epoch
+        if last_iter > last_epoch:
+            cfg.SOLVER[epoch_key] = type(cfg.SOLVER[epoch_key])()  # 0 or (): off
+    check_epoch_keys(cfg)
+
+
+def check_epoch_keys(cfg) -> None:
+    """``SOLVER.MAX_EPOCHS`` >= 0 and ``SOLVER.STEPS_EPOCHS`` increasing positive epochs (ValueError naming the key)."""
+    if cfg.SOLVER.MAX_EPOCHS < 0:
+        raise ValueError(f"SOLVER.MAX_EPOCHS must be >= 0 (0: the length is SOLVER.MAX_ITER), got {cfg.SOLVER.MAX_EPOCHS}")
+    steps = list(cfg.SOLVER.STEPS_EPOCHS)
+    if any(e <= 0 for e in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"SOLVER.STEPS_EPOCHS must be increasing positive epochs, got {tuple(steps)}")
+
+
+def _on(value) -> bool:
+    """An epoch key's value as written (a number, a list, or the command line's text) is not off."""
+    if isinstance(value, str):
+        value = value.strip().strip("()[], ")
+        return value not in ("", "0", "0.0")
+    return bool(value)

@@ -12,8 +12,11 @@ from typing import Optional
 import torch
 
 from woo.config import load_config
+from woo.data.build import get_dataset_dicts
 from woo.data.catalog import check_split_files, get_split
 from woo.engine.launch import launch
+from woo.formats.atomic import atomic_write
+from woo.engine.schedule import resolve_schedule, scale_to_world_size
 from woo.engine.trainer import Trainer
 from woo.runtime import comm
 from woo.runtime.logger import setup_logger
@@ -83,11 +86,16 @@ def _run(cfg, args: argparse.Namespace, lock: Optional[RunLock]) -> dict:
     if lock is not None and lock.stale_holder:
         logger.info(f"Took over the lock of a training that ended without releasing it ({lock.stale_holder})")
     logger.info(f"Rank {rank} of {comm.get_world_size()}; command line: {vars(args)}")
+    records = None
+    if not args.eval_only:
+        # Loaded once: their number sets a schedule in epochs, and the training loader samples them.
+        records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        cfg = resolve_schedule(scale_to_world_size(cfg, comm.get_world_size()), len(records))
     logger.info(f"Config:\n{cfg.dump()}")
     # Each process draws its own augmentations and dropout, reproducibly.
     seed_all_rng(cfg.SEED + rank)
 
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, train_records=records)
     if args.eval_only:
         if args.resume and trainer.checkpointer.has_checkpoint():
             path = trainer.checkpointer.get_checkpoint_file()
@@ -104,7 +112,8 @@ def _run(cfg, args: argparse.Namespace, lock: Optional[RunLock]) -> dict:
     if trainer.start_iter == 0:
         _warn_without_kinetics_init(cfg)
     if comm.is_main_process():
-        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+        # The schedule in it is resolved into iterations: loaded again, it gives the same run.
+        with atomic_write(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
             f.write(cfg.dump())
     return trainer.train()
 

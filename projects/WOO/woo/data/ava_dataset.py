@@ -1,7 +1,5 @@
 """AVA-layout splits (AVA v2.1/v2.2, the synthetic set) and their key-frame records (the data contract's dataset dicts)."""
 import logging
-import os
-from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -11,15 +9,17 @@ from woo.formats.ava_annotations import (
     AVA_VALID_TIMESTAMPS,
     FIRST_SECOND,
     FPS,
-    AnnotatedBox,
+    AnnotationTable,
     key_frame_index,
-    read_annotations,
+    read_annotation_table,
     read_exclusions,
     read_frame_list,
 )
+from woo.formats.frame_list import FramePaths
 from woo.formats.label_map import read_labelmap
 
 from .frames import frame_size
+from .records import KeyFrameRecords, concat_ranges
 from .split_files import check_split_files
 
 __all__ = ["AVASplit", "load_ava_records", "records_from_annotations"]
@@ -44,6 +44,8 @@ class AVASplit:
             files list only key frames with people). True: one record per key
             frame in ``valid_timestamps`` that the video has, people or not.
         valid_timestamps: inclusive range of annotated seconds.
+        frames_per_video: frames every video has (AVA: seconds 900..1801 at 30 FPS, 27,030);
+            ``woo check-data`` reports videos with another count. None: videos may differ.
         readme_section: the section of datasets/README.md that says how to get the files.
         evaluator_type: "ava" (frame-mAP@0.5, :mod:`woo.evaluation.frame_map`).
     """
@@ -58,6 +60,7 @@ class AVASplit:
     num_actions: int
     all_key_frames: bool = False
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS
+    frames_per_video: Optional[int] = None
     readme_section: str = "Files each AVA version needs"
     evaluator_type: str = "ava"
 
@@ -75,20 +78,20 @@ class AVASplit:
 
 
 def records_from_annotations(
-    annotations: Dict[Tuple[str, int], List[AnnotatedBox]],
-    videos: Dict[str, List[str]],
+    annotations: AnnotationTable,
+    videos: Dict[str, FramePaths],
     *,
     num_actions: int,
     excluded=frozenset(),
     all_key_frames: bool = False,
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS,
     source: str = "",
-) -> List[Dict]:
+) -> KeyFrameRecords:
     """Build key-frame records from parsed annotations and frame lists.
 
     Args:
-        annotations: ``{(video_id, timestamp): [AnnotatedBox]}``.
-        videos: ``{video_id: [absolute frame path, ...]}``.
+        annotations: the people of the ground-truth CSV (:func:`~woo.formats.ava_annotations.read_annotation_table`).
+        videos: ``{video_id: frame paths}`` (absolute, or relative to the working directory).
         num_actions: width of the action vectors; column = action id - 1.
         excluded: ``(video_id, timestamp)`` key frames to leave out.
         all_key_frames: also make records for key frames without people.
@@ -96,69 +99,81 @@ def records_from_annotations(
         source: file name used in the report.
 
     Returns:
-        Records sorted by (video_id, timestamp), as the data contract says.
+        Records sorted by (video_id, timestamp), as the data contract (:mod:`woo.data.records`)
+        says; the key frames left out are in its ``skipped``.
     """
-    stats: Counter = Counter()
-    keys = set(annotations)
+    names = sorted(set(videos) | {video_id for video_id, _ in annotations.keys})
+    index = {name: i for i, name in enumerate(names)}
+    annotated_video = np.array([index[video_id] for video_id, _ in annotations.keys], dtype=np.int64)
+    annotated_second = np.array([timestamp for _, timestamp in annotations.keys], dtype=np.int64)
+    key_video, key_second = annotated_video, annotated_second
     if all_key_frames:
+        extra_video, extra_second = [], []
         for video_id, frames in videos.items():
             last = min(valid_timestamps[1], (len(frames) - 1) // FPS + FIRST_SECOND)
-            keys.update((video_id, t) for t in range(valid_timestamps[0], last + 1))
-    sizes: Dict[str, Tuple[int, int]] = {}
-    records = []
-    num_excluded = 0
-    for video_id, timestamp in sorted(keys):
-        if (video_id, timestamp) in excluded:
-            num_excluded += 1
-            continue
-        frames = videos.get(video_id)
-        if frames is None:
-            stats["skipped key frame of a video missing from the frame list"] += 1
-            continue
-        index = key_frame_index(timestamp)
-        if index >= len(frames):
-            stats["skipped key frame past the video's last frame"] += 1
-            continue
-        people = annotations.get((video_id, timestamp), [])
-        boxes = np.asarray([p.box for p in people], dtype=np.float32).reshape(-1, 4)
-        actions = np.zeros((len(people), num_actions), dtype=np.float32)
-        for row, person in enumerate(people):
-            actions[row, [a - 1 for a in person.action_ids]] = 1.0
-        if video_id not in sizes:
-            sizes[video_id] = frame_size(frames[0])
-        height, width = sizes[video_id]
-        records.append(
-            {
-                "video_id": video_id,
-                "timestamp": timestamp,
-                "frame_paths": frames,
-                "key_frame_index": index,
-                "height": height,
-                "width": width,
-                "boxes": boxes,
-                "actions": actions,
-            }
-        )
-    details = ", ".join(f"{name}: {count}" for name, count in sorted(stats.items()))
+            seconds = np.arange(valid_timestamps[0], last + 1)
+            extra_video.append(np.full(len(seconds), index[video_id]))
+            extra_second.append(seconds)
+        key_video = np.concatenate([key_video, *extra_video]).astype(np.int64)
+        key_second = np.concatenate([key_second, *extra_second]).astype(np.int64)
+    # One entry per key frame, sorted by (video_id, timestamp); codes tell key frames apart.
+    span = int(key_second.max(initial=0)) + 1
+    codes = np.unique(key_video * span + key_second)
+    key_video, key_second = codes // span, codes % span
+    person_code = (annotated_video * span + annotated_second)[annotations.person_key]
+    skipped: Dict[str, List[Tuple[str, int]]] = {}
+    drop = np.zeros(len(codes), dtype=bool)
+    excluded_codes = np.array([index[v] * span + t for v, t in excluded if v in index and 0 <= t < span],
+                              dtype=np.int64)
+    is_excluded = np.isin(codes, excluded_codes)
+    lengths = np.array([len(videos[name]) if name in videos else -1 for name in names], dtype=np.int64)
+    key_index = key_frame_index(key_second)
+    for reason, mask in (("skipped key frame of a video missing from the frame list", lengths[key_video] < 0),
+                         ("skipped key frame past the video's last frame",
+                          (lengths[key_video] >= 0) & (key_index >= lengths[key_video]))):
+        mask &= ~is_excluded & ~drop
+        if mask.any():
+            skipped[reason] = [(names[v], int(t)) for v, t in zip(key_video[mask].tolist(), key_second[mask].tolist())]
+        drop |= mask
+    kept = np.flatnonzero(~drop & ~is_excluded)
+    # People of each kept key frame, in file order.
+    record_of_person = np.searchsorted(codes[kept], person_code)
+    found = record_of_person < len(kept)
+    found[found] = codes[kept][record_of_person[found]] == person_code[found]
+    people = np.flatnonzero(found)
+    people = people[np.argsort(record_of_person[people], kind="stable")]
+    counts = np.bincount(record_of_person[people], minlength=len(kept))
+    action_counts = np.diff(annotations.action_start)[people]
+    action_index = concat_ranges(annotations.action_start[people], action_counts)
+    used = np.unique(key_video[kept])
+    video_slot = np.full(len(names), -1, dtype=np.int64)
+    video_slot[used] = np.arange(len(used))
+    # One header read per video: the size of its first frame.
+    sizes = np.array([frame_size(videos[names[v]][0]) for v in used.tolist()], dtype=np.int32).reshape(-1, 2)
+    records = KeyFrameRecords(
+        videos=[names[v] for v in used.tolist()], frames=[videos[names[v]] for v in used.tolist()], sizes=sizes,
+        video=video_slot[key_video[kept]], timestamp=key_second[kept], key_frame_index=key_index[kept],
+        box_start=np.r_[0, np.cumsum(counts)], boxes=annotations.boxes[people],
+        action_start=np.r_[0, np.cumsum(action_counts)], action_column=annotations.action_ids[action_index] - 1,
+        num_actions=num_actions, skipped=skipped,
+    )
+    details = ", ".join(f"{reason}: {len(keys)}" for reason, keys in sorted(skipped.items()))
     logger.log(
-        logging.WARNING if stats else logging.INFO,
+        logging.WARNING if skipped else logging.INFO,
         "%s: %d key-frame records of %d videos, %d excluded key frames left out%s",
         source,
         len(records),
-        len(sizes),
-        num_excluded,
+        len(used),
+        int(is_excluded.sum()),
         f"; {details}" if details else "",
     )
     return records
 
 
-def load_ava_records(split) -> List[Dict]:
-    """Records of an :class:`AVASplit`, one per key frame.
-
-    Every record: ``video_id`` (str), ``timestamp`` (int), ``frame_paths``
-    (the video's frames, one list shared by its records), ``key_frame_index``
-    (int), ``height``/``width`` (original frame size), ``boxes`` (K, 4)
-    float32 normalized x1y1x2y2, ``actions`` (K, num_actions) float32 multi-hot.
+def load_ava_records(split) -> KeyFrameRecords:
+    """Records of an :class:`AVASplit`, one per key frame (the contract of :mod:`woo.data.records`:
+    ``frame_paths`` is the video's :class:`~woo.formats.frame_list.FramePaths` under ``frames_dir``,
+    ``height``/``width`` the size of its first frame, ``actions`` (K, num_actions) multi-hot).
 
     Raises:
         FileNotFoundError: naming a missing file.
@@ -172,11 +187,10 @@ def load_ava_records(split) -> List[Dict]:
     excluded = frozenset()
     if split.exclusions is not None:
         excluded = frozenset(read_exclusions(split.exclusions))
-    annotations, _ = read_annotations(split.annotations, class_ids=class_ids, valid_timestamps=split.valid_timestamps)
-    videos = {
-        video_id: [os.path.join(split.frames_dir, p) for p in frames]
-        for video_id, frames in read_frame_list(split.frame_list).items()
-    }
+    annotations = read_annotation_table(split.annotations, class_ids=class_ids,
+                                        valid_timestamps=split.valid_timestamps)
+    videos = {video_id: frames.with_root(split.frames_dir)
+              for video_id, frames in read_frame_list(split.frame_list).items()}
     return records_from_annotations(
         annotations,
         videos,

@@ -13,6 +13,7 @@ import torch.utils.data as torchdata
 
 from .catalog import load_dataset_dicts
 from .mapper import ClipMapper
+from .records import KeyFrameRecords, as_key_frame_records
 
 __all__ = [
     "get_dataset_dicts",
@@ -29,24 +30,29 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def get_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) -> List[Dict]:
-    """Records of all splits in ``names``, optionally without key frames that have no actor."""
+def get_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) -> KeyFrameRecords:
+    """Records of all splits in ``names`` (:mod:`woo.data.records`), optionally without key frames
+    that have no actor."""
     if isinstance(names, str):
         names = [names]
     if not names:
         raise ValueError("no dataset named (DATASETS.TRAIN / DATASETS.TEST is empty)")
-    records = [r for name in names for r in load_dataset_dicts(name)]
+    records = KeyFrameRecords.concatenate([load_dataset_dicts(name) for name in names])
     return select_key_frames(records, names, filter_empty=filter_empty)
 
 
-def select_key_frames(records: List[Dict], names: Sequence[str], *, filter_empty: bool) -> List[Dict]:
-    """``records`` of splits ``names``, without key frames that have no actor when
-    ``filter_empty`` (the count is logged); an error when nothing is left."""
+def select_key_frames(records, names: Sequence[str], *, filter_empty: bool) -> KeyFrameRecords:
+    """``records`` (:class:`KeyFrameRecords` or a list of record dicts) of splits ``names``, without
+    key frames that have no actor when ``filter_empty`` (the count is logged); an error when
+    nothing is left."""
+    if isinstance(records, list) and not records:
+        raise ValueError(f"datasets {list(names)} have no key frame to load")
+    records = as_key_frame_records(records)
     if filter_empty:
-        kept = [r for r in records if len(r["boxes"])]
+        kept = records.select(np.flatnonzero(records.num_boxes > 0))
         logger.info("dropped %d of %d key frames without actors", len(records) - len(kept), len(records))
         records = kept
-    if not records:
+    if not len(records):
         raise ValueError(f"datasets {list(names)} have no key frame to load")
     return records
 
@@ -114,7 +120,7 @@ class ResumableBatchStream(torchdata.IterableDataset):
     takes from its workers in turn, so batches arrive in order.
 
     Args:
-        records: dataset dicts.
+        records: the key-frame records (a sequence of record dicts, :mod:`woo.data.records`).
         mapper: record -> model input dict, drawing randomness from torch's global generator.
         sampler: endless iterable of record indices, the same for one seed.
         batch_size: clips per batch of this process.
@@ -124,7 +130,7 @@ class ResumableBatchStream(torchdata.IterableDataset):
 
     def __init__(
         self,
-        records: List[Dict],
+        records: Sequence[Dict],
         mapper: Callable[[Dict], Dict],
         sampler,
         *,
@@ -157,8 +163,8 @@ class ResumableBatchStream(torchdata.IterableDataset):
             batch += num_workers
 
 
-def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, rank: int = 0,
-                       world_size: int = 1) -> torchdata.DataLoader:
+def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, records=None,
+                       rank: int = 0, world_size: int = 1) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
     Records come from DATASETS.TRAIN (without empty key frames when
@@ -169,13 +175,16 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
     Args:
         cfg: ``cfg.SEED`` must be resolved already (non-negative, the same on every process:
             :func:`woo.runtime.seed.resolve_seed`), so that the processes' shards stay disjoint.
+        records: the training key frames, when the caller has loaded them already (to size the
+            schedule); None loads them.
         rank / world_size: this process and the number of processes sharing the batches.
     """
     if cfg.SOLVER.IMS_PER_BATCH % world_size:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes")
     if cfg.SEED < 0:
         raise ValueError(f"SEED {cfg.SEED}: resolve a negative seed first (woo.runtime.seed.resolve_seed)")
-    records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    if records is None:
+        records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
     seed = int(cfg.SEED)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
@@ -213,7 +222,7 @@ def build_test_loader(
 
 
 class _MapDataset(torchdata.Dataset):
-    def __init__(self, records: List[Dict], mapper: Callable):
+    def __init__(self, records: Sequence[Dict], mapper: Callable):
         self._records, self._mapper = records, mapper
 
     def __len__(self) -> int:

@@ -13,10 +13,12 @@ import logging
 import os
 from typing import Callable, Dict, List, Union
 
+from woo.formats.ava_annotations import FPS
 from woo.formats.label_map import read_labelmap
 
 from . import synthetic, synthetic_jhmdb
 from .ava_dataset import AVASplit, load_ava_records
+from .records import KeyFrameRecords
 from .split_files import check_split_files, datasets_root
 from .tube_dataset import TubeSplit, load_tube_records, split_names, tube_split_factories
 
@@ -26,6 +28,9 @@ __all__ = ["AVASplit", "TubeSplit", "datasets_root", "list_splits", "get_split",
 logger = logging.getLogger(__name__)
 
 Split = Union[AVASplit, TubeSplit]
+
+# Frames of an AVA video extracted as datasets/README.md says: seconds 900..1801 at 30 FPS.
+AVA_FRAMES_PER_VIDEO = 901 * FPS
 
 # AVA release -> (label map of training, label map evaluated)
 _AVA_LABEL_MAPS = {
@@ -47,12 +52,15 @@ def _ava_split(version: str, subset: str) -> AVASplit:
         eval_label_map=os.path.join(ann, eval_map),
         exclusions=os.path.join(ann, f"ava_{subset}_excluded_timestamps_{version}.csv"),
         num_actions=80,
+        frames_per_video=AVA_FRAMES_PER_VIDEO,
     )
 
 
 def _synthetic_split(subset: str) -> AVASplit:
     base = synthetic.ensure_synthetic(os.path.join(datasets_root(), "woo_synthetic"))
-    return AVASplit(name=f"woo_synthetic_{subset}", all_key_frames=True, **synthetic.split_files(base, subset))
+    return AVASplit(name=f"woo_synthetic_{subset}", all_key_frames=True,
+                    frames_per_video=synthetic.frames_per_video(synthetic.SyntheticConfig()),
+                    **synthetic.split_files(base, subset))
 
 
 def _synthetic_tube_split(subset: str, stride: int, name: str) -> TubeSplit:
@@ -100,8 +108,8 @@ def get_split(name: str) -> Split:
     return _SPLITS[name]()
 
 
-def load_dataset_dicts(name: str) -> List[Dict]:
-    """One record per key frame of split ``name`` (see :func:`woo.data.ava_dataset.load_ava_records`)."""
+def load_dataset_dicts(name: str) -> KeyFrameRecords:
+    """One record per key frame of split ``name`` (the contract of :mod:`woo.data.records`)."""
     split = get_split(name)
     return load_tube_records(split) if isinstance(split, TubeSplit) else load_ava_records(split)
 

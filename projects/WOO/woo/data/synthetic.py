@@ -149,14 +149,14 @@ def _new_actor(rng: np.random.Generator, cfg: SyntheticConfig, person_id: int, f
     return actor
 
 
-def _num_frames(cfg: SyntheticConfig) -> int:
+def frames_per_video(cfg: SyntheticConfig) -> int:
     """Frames of one video: from second 900 to the end of its last key second."""
     return key_frame_index(_FIRST_KEY_SECOND + cfg.key_frames)
 
 
 def _plan_actors(rng: np.random.Generator, cfg: SyntheticConfig) -> List[_Actor]:
     """Actors of one video; the actor set changes only between key seconds."""
-    num_frames = _num_frames(cfg)
+    num_frames = frames_per_video(cfg)
     empty = set(rng.choice(cfg.key_frames, size=min(cfg.empty_key_frames, cfg.key_frames), replace=False).tolist())
     alive: List[_Actor] = []
     actors: List[_Actor] = []
@@ -247,7 +247,7 @@ def _write_video(out: str, video_id: str, rng: np.random.Generator, cfg: Synthet
     actors = _plan_actors(rng, cfg)
     video_dir = os.path.join(out, "frames", video_id)
     os.makedirs(video_dir)
-    num_frames = _num_frames(cfg)
+    num_frames = frames_per_video(cfg)
     seconds = range(_FIRST_KEY_SECOND, _FIRST_KEY_SECOND + cfg.key_frames)
     key_frames = {key_frame_index(second): second for second in seconds}
     people: Dict[int, List] = {t: [] for t in key_frames.values()}
@@ -275,7 +275,7 @@ def _write_split(out: str, subset: str, num_videos: int, cfg: SyntheticConfig) -
         video_id = f"{subset}{index:03d}"
         rng = np.random.default_rng([cfg.seed, split_code, index])
         people = _write_video(out, video_id, rng, cfg)
-        for frame in range(_num_frames(cfg)):
+        for frame in range(frames_per_video(cfg)):
             frame_rows.append(f'{video_id} {index} {frame} {video_id}/{video_id}_{frame + 1:06d}.jpg ""')
         annotated += [(video_id, t, people[t]) for t in sorted(people)]
     # Excluded key frames are, as in AVA, ones with people whose labels are withheld.

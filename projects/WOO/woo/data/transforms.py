@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["sample_short_side", "resized_shape", "resize_clip", "hflip_clip", "hflip_boxes"]
+__all__ = ["sample_short_side", "resized_shape", "resize_frame", "resize_clip", "hflip_clip", "hflip_boxes"]
 
 
 def sample_short_side(sizes: Sequence[int], sampling: str, generator: torch.Generator = None) -> int:
@@ -38,15 +38,27 @@ def resized_shape(height: int, width: int, short_side: int, max_size: int) -> Tu
     return int(height * scale + 0.5), int(width * scale + 0.5)
 
 
-def resize_clip(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Resize every frame of (T, H, W, 3) uint8 ``frames`` to ``size = (H', W')``."""
+def resize_frame(frame: np.ndarray, size: Tuple[int, int], *, reduced: bool = False) -> np.ndarray:
+    """Resize an (H, W, C) uint8 frame to ``size = (H', W')``.
+
+    Area averaging avoids aliasing when shrinking; bilinear when enlarging, and after a reduced
+    JPEG decode (``reduced``), whose DCT scaling has already averaged the frame down to less
+    than twice the size: bilinear is then as close to a full decode with area averaging, and
+    several times faster.
+    """
     new_h, new_w = size
-    if frames.shape[1:3] == (new_h, new_w):
+    if frame.shape[:2] == (new_h, new_w):
+        return frame
+    shrink = new_h * new_w < frame.shape[0] * frame.shape[1]
+    interp = cv2.INTER_AREA if shrink and not reduced else cv2.INTER_LINEAR
+    return cv2.resize(frame, (new_w, new_h), interpolation=interp)
+
+
+def resize_clip(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Resize every frame of (T, H, W, 3) uint8 ``frames`` to ``size = (H', W')`` (:func:`resize_frame`)."""
+    if frames.shape[1:3] == tuple(size):
         return frames
-    # Area averaging avoids aliasing when shrinking; bilinear when enlarging.
-    shrink = new_h * new_w < frames.shape[1] * frames.shape[2]
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f, (new_w, new_h), interpolation=interp) for f in frames])
+    return np.stack([resize_frame(f, size) for f in frames])
 
 
 def hflip_clip(frames: np.ndarray) -> np.ndarray:

@@ -1,10 +1,10 @@
 """JHMDB-21 and UCF101-24 splits (ACT ground-truth pickles) as key-frame records.
 
-The records have exactly the AVA records' form (see
-:func:`woo.data.ava_dataset.load_ava_records`), so the mapper, the loaders and both
-engines read these datasets unchanged: ``timestamp`` is the 1-based frame
-number and ``key_frame_index`` its 0-based index into ``frame_paths``; each
-actor's action vector is one-hot (one action per actor on these datasets).
+The records have exactly the AVA records' form (the contract of :mod:`woo.data.records`),
+so the mapper, the loaders and both engines read these datasets unchanged: ``timestamp``
+is the 1-based frame number and ``key_frame_index`` its 0-based index into ``frame_paths``
+(a :class:`~woo.formats.frame_list.FramePaths` pattern); each actor's action vector is
+one-hot (one action per actor on these datasets).
 
 * Training: every frame with at least one annotated actor is a key frame
   (UCF101-24 annotates actors only inside their tubes; frames outside every
@@ -26,8 +26,10 @@ import numpy as np
 
 from woo.formats.act_groundtruth import ActGroundTruth, read_act_groundtruth
 from woo.formats.boxes import boxes_to_unit
+from woo.formats.frame_list import FramePaths
 
 from .frames import frame_size
+from .records import KeyFrameRecords, RecordsBuilder
 
 __all__ = ["TubeSplit", "load_tube_records", "tube_frame_paths", "tube_split_factories", "split_names",
            "TEST_STRIDE_VARIANT"]
@@ -117,10 +119,9 @@ def split_names(prefix: str):
             (f"{prefix}_test_every{TEST_STRIDE_VARIANT}", "test", TEST_STRIDE_VARIANT)]
 
 
-def tube_frame_paths(split: TubeSplit, video: str, num_frames: int) -> List[str]:
+def tube_frame_paths(split: TubeSplit, video: str, num_frames: int) -> FramePaths:
     """Paths of frames 1..num_frames of ``video``."""
-    folder = os.path.join(split.frames_dir, video)
-    return [os.path.join(folder, split.frame_pattern.format(i)) for i in range(1, num_frames + 1)]
+    return FramePaths(os.path.join(split.frames_dir, video), num_frames, pattern=split.frame_pattern, first=1)
 
 
 def _boxes_at_frames(tubes: Dict[int, List[np.ndarray]]) -> Dict[int, List]:
@@ -133,11 +134,11 @@ def _boxes_at_frames(tubes: Dict[int, List[np.ndarray]]) -> Dict[int, List]:
     return per_frame
 
 
-def load_tube_records(split: TubeSplit) -> List[Dict]:
+def load_tube_records(split: TubeSplit) -> KeyFrameRecords:
     """Key-frame records of ``split``, sorted by (video, frame).
 
-    Every record: ``video_id``, ``timestamp`` (1-based frame), ``frame_paths``,
-    ``key_frame_index``, ``height``/``width`` (the pickle's resolution),
+    Every record (:mod:`woo.data.records`): ``video_id``, ``timestamp`` (1-based frame),
+    ``frame_paths``, ``key_frame_index``, ``height``/``width`` (the pickle's resolution),
     ``boxes`` (K, 4) float32 normalized x1y1x2y2, ``actions`` (K, C) float32 one-hot.
 
     Raises:
@@ -150,7 +151,7 @@ def load_tube_records(split: TubeSplit) -> List[Dict]:
     gt = split.read_groundtruth()
     num_classes = len(gt.labels)
     stats: Counter = Counter()
-    records = []
+    builder = RecordsBuilder(num_classes)
     for video in sorted(split.videos(gt)):
         num_frames = gt.nframes[video]
         height, width = gt.resolution[video]
@@ -169,16 +170,9 @@ def load_tube_records(split: TubeSplit) -> List[Dict]:
             stats["boxes clipped to the frame"] += int(np.any(clipped != boxes, axis=1).sum())
             actions = np.zeros((len(people), num_classes), dtype=np.float32)
             actions[np.arange(len(people)), [label for _, label in people]] = 1.0
-            records.append({
-                "video_id": video,
-                "timestamp": frame,
-                "frame_paths": paths,
-                "key_frame_index": frame - 1,
-                "height": height,
-                "width": width,
-                "boxes": clipped.astype(np.float32),
-                "actions": actions,
-            })
+            builder.add(video_id=video, timestamp=frame, frame_paths=paths, key_frame_index=frame - 1,
+                        height=height, width=width, boxes=clipped, actions=actions)
+    records = builder.build()
     details = ", ".join(f"{name}: {count}" for name, count in sorted(stats.items()) if count)
     logger.log(
         logging.WARNING if details else logging.INFO,

@@ -171,20 +171,37 @@ def build_lr_multiplier(
 class ParamSchedulerLR(torch.optim.lr_scheduler.LRScheduler):
     """Sets every group's LR to its initial LR times ``multiplier(iter / max_iter)``.
 
-    Only ``base_lrs`` and ``last_epoch`` (the iteration) are saved: fvcore
-    schedulers are stateless, and keeping them out keeps checkpoints loadable
-    with ``torch.load(weights_only=True)``.
+    Only ``base_lrs``, ``last_epoch`` (the iteration) and the schedule's length and LR steps
+    are saved: fvcore schedulers are stateless, and keeping them out keeps checkpoints
+    loadable with ``torch.load(weights_only=True)``. Loading the state of another schedule
+    (a training set or batch that changed since, or a longer ``SOLVER.MAX_ITER`` to train on)
+    logs a warning naming both; the run then follows its own.
+
+    Args:
+        optimizer: the optimizer whose groups' LRs are set.
+        multiplier: LR factor as a function of the fraction of training done.
+        max_iter: iterations of the run.
+        steps: the schedule's ``SOLVER.STEPS`` (recorded in the state, to tell schedules apart).
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, multiplier: ParamScheduler, max_iter: int):
+    def __init__(self, optimizer: torch.optim.Optimizer, multiplier: ParamScheduler, max_iter: int,
+                 steps: Iterable[int] = ()):
         self._multiplier = multiplier
         self._max_iter = max_iter
+        self._steps = [int(s) for s in steps]
         super().__init__(optimizer, last_epoch=-1)
 
     def state_dict(self) -> dict:
-        return {"base_lrs": list(self.base_lrs), "last_epoch": self.last_epoch}
+        return {"base_lrs": list(self.base_lrs), "last_epoch": self.last_epoch, "max_iter": self._max_iter,
+                "steps": list(self._steps)}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        saved = (state_dict.get("max_iter", self._max_iter), list(state_dict.get("steps", self._steps)))
+        if saved != (self._max_iter, self._steps):
+            logger.warning(
+                f"the checkpoint's LR schedule ({saved[0]} iterations, LR steps at {saved[1]}) is not this run's "
+                f"({self._max_iter} iterations, LR steps at {self._steps}): training goes on with this run's"
+            )
         self.base_lrs = list(state_dict["base_lrs"])
         self.last_epoch = int(state_dict["last_epoch"])
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
@@ -199,7 +216,8 @@ class ParamSchedulerLR(torch.optim.lr_scheduler.LRScheduler):
 
 
 def build_lr_scheduler(optimizer: torch.optim.Optimizer, cfg) -> ParamSchedulerLR:
-    """The paper's schedule from the ``SOLVER`` keys of ``cfg``."""
+    """The paper's schedule from the ``SOLVER`` keys of ``cfg``, in iterations (a schedule in epochs is
+    resolved first: :func:`woo.engine.schedule.resolve_schedule`)."""
     name = cfg.SOLVER.LR_SCHEDULER_NAME
     if name != "WarmupMultiStepLR":
         raise ValueError(f"SOLVER.LR_SCHEDULER_NAME must be 'WarmupMultiStepLR', got {name!r}")
@@ -211,7 +229,7 @@ def build_lr_scheduler(optimizer: torch.optim.Optimizer, cfg) -> ParamSchedulerL
         warmup_factor=cfg.SOLVER.WARMUP_FACTOR,
         warmup_method=cfg.SOLVER.WARMUP_METHOD,
     )
-    return ParamSchedulerLR(optimizer, multiplier, cfg.SOLVER.MAX_ITER)
+    return ParamSchedulerLR(optimizer, multiplier, cfg.SOLVER.MAX_ITER, steps=cfg.SOLVER.STEPS)
 
 
 def clip_gradients(

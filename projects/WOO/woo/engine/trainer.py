@@ -82,11 +82,14 @@ class Trainer:
 
     Args:
         cfg: a WOO config; ``cfg.SEED`` must already be resolved (non-negative)
-            so that every process and a resumed run agree on the data order.
+            so that every process and a resumed run agree on the data order, and the
+            schedule resolved (:func:`woo.engine.schedule.resolve_schedule`) when it is in epochs.
+        train_records: the training key frames that sized the schedule; None loads DATASETS.TRAIN.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, train_records=None):
         self.cfg = cfg
+        self.train_records = train_records
         self.device = torch.device(cfg.MODEL.DEVICE)
         self.output_dir = cfg.OUTPUT_DIR
         self.max_iter = cfg.SOLVER.MAX_ITER
@@ -163,8 +166,8 @@ class Trainer:
             self._resumed_rng = None
 
     def build_train_loader(self, start_iter: int):
-        return build_train_loader(self.cfg, start_iter=start_iter, rank=comm.get_rank(),
-                                  world_size=comm.get_world_size())
+        return build_train_loader(self.cfg, start_iter=start_iter, records=self.train_records,
+                                  rank=comm.get_rank(), world_size=comm.get_world_size())
 
     def build_test_loader(self, dataset_name: str):
         return build_test_loader(self.cfg, dataset_name, rank=comm.get_rank(), world_size=comm.get_world_size())
@@ -173,6 +176,9 @@ class Trainer:
     def train(self) -> Dict:
         """Train from ``start_iter`` to ``SOLVER.MAX_ITER``; return the final evaluation."""
         cfg = self.cfg
+        if cfg.SOLVER.MAX_EPOCHS > 0 or cfg.SOLVER.STEPS_EPOCHS:
+            raise ValueError("SOLVER.MAX_EPOCHS / SOLVER.STEPS_EPOCHS are not resolved into iterations: call "
+                             "woo.engine.schedule.resolve_schedule(cfg, number of training key frames) first")
         data_iter = iter(self.build_train_loader(self.start_iter))
         # Restored after the loader exists, so that whatever building it draws is
         # drawn identically in an uninterrupted and in a resumed run.
