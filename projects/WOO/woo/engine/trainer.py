@@ -255,7 +255,7 @@ class Trainer:
         losses = sum(loss_dict.values())
         if not torch.isfinite(losses):
             raise self._diverged(
-                f"non-finite loss {float(losses)} ("
+                f"non-finite loss {float(losses.detach())} ("
                 + ", ".join(f"{k} {float(v):.4g}" for k, v in loss_dict.items()) + ")"
             )
         self.optimizer.zero_grad(set_to_none=True)
