@@ -151,7 +151,8 @@ def _extract(path: str, video_id: str, frames_dir: str, fps: float, quality: int
     if stats.errors:
         logger.warning("%s: %d undecodable packets skipped (%s)", path, stats.errors, "; ".join(stats.messages[:3]))
     return {"frames": written, "seconds": round(written / fps, 3), "source": os.path.basename(path),
-            "source_fps": round(float(info.fps), 3), "source_frames": stats.decoded, "width": info.width, "height": info.height}
+            "source_fps": round(float(info.fps), 3), "source_frames": stats.decoded, "width": info.width,
+            "height": info.height}
 
 
 def _check_seconds(rows, video_info: Dict[str, Dict], fps: float) -> None:

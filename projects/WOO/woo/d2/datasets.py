@@ -2,9 +2,9 @@
 
 Every split of :mod:`woo.data.catalog` is registered at import; one registered later with
 ``woo.data.register_dataset``, and a prepared set's ``PATH/dataset.yaml:SPLIT``, are registered
-when a loader first names them (:func:`register_woo_datasets`). Registering reads no file: records load when ``DatasetCatalog.get`` is
-called, and the metadata resolves its paths (generating the synthetic set if
-it is missing) and reads the label map on first access.
+when a loader first names them (:func:`register_woo_datasets`). Registering reads no file:
+records load when ``DatasetCatalog.get`` is called, and the metadata resolves its paths
+(generating the synthetic set if it is missing) and reads the label map on first access.
 """
 import functools
 from typing import Iterable, List, Optional

@@ -17,7 +17,8 @@ from fvcore.common.checkpoint import Checkpointer
 
 from woo.formats.atomic import DiskFullError, atomic_write
 
-__all__ = ["AtomicSaveMixin", "NewClassesMixin", "ACTION_CLASSIFIER", "WooCheckpointer", "CheckpointError", "get_rng_state", "set_rng_state"]
+__all__ = ["AtomicSaveMixin", "NewClassesMixin", "ACTION_CLASSIFIER", "WooCheckpointer", "CheckpointError",
+           "get_rng_state", "set_rng_state"]
 
 
 class CheckpointError(RuntimeError):
