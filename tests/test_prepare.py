@@ -214,7 +214,8 @@ def test_train_net_trains_and_evaluates_a_prepared_set(prepared, tmp_path):
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.engine import default_argument_parser
 
-    spec = importlib.util.spec_from_file_location("woo_train_net", os.path.join(REPO, "projects", "WOO", "train_net.py"))
+    spec = importlib.util.spec_from_file_location("woo_train_net",
+                                                  os.path.join(REPO, "projects", "WOO", "train_net.py"))
     train_net = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_net)
     train, val = f"{prepared}/dataset.yaml:train", f"{prepared}/dataset.yaml:val"

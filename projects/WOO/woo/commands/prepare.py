@@ -33,8 +33,7 @@ __all__ = ["add_arguments", "main"]
 
 logger = logging.getLogger(__name__)
 
-# A row: (video_id, second, x1, y1, x2, y2, action_id, person_id or None), and (file, line) it came from.
-Row = tuple
+# A CSV's first line may be a header that starts with this.
 _HEADER = "video_id"
 
 
@@ -78,8 +77,9 @@ def _number(path: str, line: int, text: str, what: str, kind=float):
                          ) from None
 
 
-def _read_csv(path: str, videos: Dict[str, str], class_ids: set) -> List[Tuple[Row, Tuple[str, int]]]:
-    """Rows of an annotation CSV with where each came from; errors name the file and line."""
+def _read_csv(path: str, videos: Dict[str, str], class_ids: set) -> List[Tuple[tuple, Tuple[str, int]]]:
+    """Rows of an annotation CSV, ``(video_id, second, x1, y1, x2, y2, action_id, person_id or None)``
+    or ``(video_id, second)``, each with the (file, line) it came from; errors name the file and line."""
     rows = []
     with open(path, newline="", encoding="utf-8-sig") as f:
         for line, fields in enumerate(csv.reader(f), start=1):
@@ -109,6 +109,24 @@ def _read_csv(path: str, videos: Dict[str, str], class_ids: set) -> List[Tuple[R
     return rows
 
 
+class _FrameWriter:
+    """Writes one video's frames as ``<frames_dir>/<video>/<video>_%06d.jpg`` (frame 1 first)."""
+
+    def __init__(self, frames_dir: str, video_id: str, quality: int, bar: tqdm):
+        self.folder, self.video_id, self.bar = os.path.join(frames_dir, video_id), video_id, bar
+        self.params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+        self.written, self.last = 0, None
+        os.makedirs(self.folder)
+
+    def write(self, clips) -> None:
+        for clip in clips:
+            name = os.path.join(self.folder, f"{self.video_id}_{self.written + 1:06d}.jpg")
+            if not cv2.imwrite(name, cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR), self.params):
+                raise OSError(f"cannot write {name}")
+            self.written, self.last = self.written + 1, clip
+        self.bar.update(len(clips))
+
+
 def _extract(path: str, video_id: str, frames_dir: str, fps: float, quality: int) -> Dict:
     """Decode ``path``, write its frames resampled to ``fps``; returns what dataset.yaml says of it."""
     try:
@@ -119,38 +137,25 @@ def _extract(path: str, video_id: str, frames_dir: str, fps: float, quality: int
     reader = ThreadedFrameReader(source)
     # One-frame "clips" every 1/fps seconds: each takes the decoded frame nearest its time.
     sampler = StreamingClipSampler(num_frames=1, sampling_rate=1, key_stride=1.0 / fps, model_fps=fps)
-    expected = int(info.expected_frames / float(info.fps) * fps) if info.expected_frames else None
-    os.makedirs(os.path.join(frames_dir, video_id))
-    written, last, last_time = 0, None, [0.0]
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    expected = math.ceil(info.expected_frames / float(info.fps) * fps - 1e-6) if info.expected_frames else None
+    end = 0.0  # where the last decoded frame ends: its time plus one source frame period
     with tqdm(total=expected, desc=video_id, unit="frame", dynamic_ncols=True) as bar:
-        def write(clips):
-            nonlocal written, last
-            for clip in clips:
-                last = clip
-                name = os.path.join(frames_dir, video_id, f"{video_id}_{written + 1:06d}.jpg")
-                if not cv2.imwrite(name, cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR), params):
-                    raise OSError(f"cannot write {name}")
-                written += 1
-            bar.update(len(clips))
-
+        frames = _FrameWriter(frames_dir, video_id, quality, bar)
         try:
             for frame in reader:
-                last_time[0] = frame.time
-                write(sampler.push(frame))
+                end = frame.time + 1.0 / float(info.fps)
+                frames.write(sampler.push(frame))
         except ValueError as e:  # timestamps that go back
             raise VideoReadError(f"cannot read video {path}: {e}") from None
-        write(sampler.finish())
-        if last is not None:
-            # Frames at k / fps up to the end of the last decoded frame (which lasts one source period).
-            duration = last_time[0] + 1.0 / float(info.fps)
-            write([last] * max(0, math.ceil(duration * fps - 1e-6) - written))
+        frames.write(sampler.finish())
+        if frames.last is not None:  # the frames at k / fps before that end
+            frames.write([frames.last] * max(0, math.ceil(end * fps - 1e-6) - frames.written))
     stats = reader.stats
-    if not written:
+    if not frames.written:
         raise VideoReadError(f"cannot read video {path}: no frame decodes")
     if stats.errors:
         logger.warning("%s: %d undecodable packets skipped (%s)", path, stats.errors, "; ".join(stats.messages[:3]))
-    return {"frames": written, "seconds": round(written / fps, 3), "source": os.path.basename(path),
+    return {"frames": frames.written, "seconds": round(frames.written / fps, 3), "source": os.path.basename(path),
             "source_fps": round(float(info.fps), 3), "source_frames": stats.decoded, "width": info.width,
             "height": info.height}
 
