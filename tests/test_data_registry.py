@@ -128,3 +128,38 @@ def test_detectron2_sees_registered_and_prepared_splits(registry, tmp_path):
         for name in ("late_split", prepared):
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
+
+
+def test_a_split_registered_in_detectron2_alone_is_evaluated_from_its_metadata(registry, tmp_path):
+    pytest.importorskip("detectron2")
+    import torch
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.structures import Boxes, Instances
+
+    from woo.d2 import build_evaluator, get_cfg
+
+    path = _tiny_set(tmp_path)
+    records = list(catalog.load_dataset_dicts(f"{path}:train"))
+    DatasetCatalog.register("d2_only", lambda: records)
+    try:
+        cfg = get_cfg()
+        with pytest.raises(KeyError, match="set its MetadataCatalog entry's evaluator_type='ava', groundtruth_csv"):
+            build_evaluator(cfg, "d2_only")
+        annotations = tmp_path / "annotations"
+        MetadataCatalog.get("d2_only").set(evaluator_type="ava", label_map=str(annotations / "labels.pbtxt"),
+                                           groundtruth_csv=str(annotations / "train.csv"))
+        evaluator = build_evaluator(cfg, "d2_only")
+        evaluator.reset()
+        for record in records:  # the ground truth itself, in pixels of a 24x32 frame
+            instances = Instances((24, 32))
+            instances.pred_boxes = Boxes(torch.tensor(record["boxes"]) * torch.tensor([32.0, 24.0, 32.0, 24.0]))
+            instances.scores = torch.ones(1)
+            instances.pred_actions = torch.tensor(record["actions"])
+            evaluator.process([{"video_id": record["video_id"], "timestamp": record["timestamp"], "height": 24,
+                                "width": 32}], [{"instances": instances}])
+        result = evaluator.evaluate()
+        assert result["frame_mAP"]["frame_mAP@0.5"] == pytest.approx(1.0)
+        assert set(result["frame_mAP"]) >= {"AP-a", "AP-b c"}
+    finally:
+        DatasetCatalog.remove("d2_only")
+        MetadataCatalog.remove("d2_only")

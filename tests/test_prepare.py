@@ -128,7 +128,6 @@ def _final_metrics(out_dir):
         return json.load(f)
 
 
-@pytest.mark.slow
 def test_woo_train_trains_and_evaluates_a_prepared_set(prepared, tmp_path):
     assert _train(tmp_path / "run", prepared) == 0
     metrics = _final_metrics(tmp_path / "run")
@@ -196,7 +195,6 @@ def test_cvat_export_becomes_key_frame_rows(files, tmp_path):
                     "clip1,6,0.1,0.2,0.4,0.9,2,7"]
 
 
-@pytest.mark.slow
 def test_train_on_a_cvat_export(files, tmp_path):
     xmls = []
     for video in ("clip0", "clip2"):
@@ -208,7 +206,6 @@ def test_train_on_a_cvat_export(files, tmp_path):
     assert "frame_mAP@0.5" in json.dumps(_final_metrics(tmp_path / "run"))
 
 
-@pytest.mark.slow
 def test_train_net_trains_and_evaluates_a_prepared_set(prepared, tmp_path):
     pytest.importorskip("detectron2")
     from detectron2.data import DatasetCatalog, MetadataCatalog
