@@ -95,6 +95,7 @@ def main() -> int:
         for workers in args.workers:
             cfg = get_cfg()
             cfg.DATASETS.TRAIN = (name,)
+            cfg.MODEL.WOO.NUM_ACTIONS = get_split(name).num_actions
             cfg.DATALOADER.NUM_WORKERS = workers
             cfg.SOLVER.IMS_PER_BATCH = args.batch_size
             cfg.INPUT.NUM_FRAMES, cfg.INPUT.SAMPLING_RATE = args.num_frames, args.sampling_rate
@@ -112,6 +113,7 @@ def main() -> int:
             for workers in args.workers:
                 for decode in ("reduced", "full"):
                     cfg = get_cfg()
+                    cfg.MODEL.WOO.NUM_ACTIONS = records.num_actions
                     cfg.DATALOADER.NUM_WORKERS = workers
                     cfg.SOLVER.IMS_PER_BATCH = args.batch_size
                     cfg.INPUT.NUM_FRAMES, cfg.INPUT.SAMPLING_RATE = 32, 2

@@ -64,6 +64,7 @@ def test_inference_sampler_covers_the_set_once():
 def _cfg(workers):
     cfg = get_cfg()
     cfg.DATASETS.TRAIN = ("woo_synthetic_train",)
+    cfg.MODEL.WOO.NUM_ACTIONS = 6  # the synthetic set's classes
     cfg.INPUT.NUM_FRAMES, cfg.INPUT.SAMPLING_RATE = 4, 4
     cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN = (96, 128), 1333
     cfg.INPUT.MIN_SIZE_TEST = 120

@@ -27,6 +27,8 @@ from woo.runtime.logger import setup_logger
 SUBCOMMANDS = {
     "train": ("woo.commands.train", "train and/or evaluate a model from a config"),
     "synth": ("woo.commands.synth", "write the synthetic dataset, in AVA's or JHMDB-21's layout"),
+    "prepare": ("woo.commands.prepare", "make a set of your own videos and annotations (CSV or CVAT XML) "
+                "ready to train and evaluate on"),
     "check-data": ("woo.commands.check_data", "check a config's datasets (frames listed, on disk, decodable, "
                    "frame counts and sizes) before training"),
     "ava-eval": ("woo.commands.ava_eval", "frame-mAP of an AVA detection CSV"),

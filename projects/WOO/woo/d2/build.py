@@ -10,9 +10,10 @@ from typing import Sequence
 
 from detectron2.data import DatasetCatalog, build_detection_test_loader, build_detection_train_loader
 
-from woo.data.build import select_key_frames
+from woo.data.build import check_num_actions, select_key_frames
 from woo.data.records import KeyFrameRecords, as_key_frame_records
 
+from .datasets import register_woo_datasets
 from .mapper import ClipDatasetMapper
 
 __all__ = ["get_clip_dataset_dicts", "build_clip_train_loader", "build_clip_test_loader"]
@@ -24,6 +25,7 @@ def get_clip_dataset_dicts(names: Sequence[str], *, filter_empty: bool = False) 
         names = [names]
     if not names:
         raise ValueError("no dataset named (DATASETS.TRAIN / DATASETS.TEST is empty)")
+    register_woo_datasets(names)
     parts = [DatasetCatalog.get(name) for name in names]
     for name, part in zip(names, parts):
         if not len(part):
@@ -41,6 +43,7 @@ def build_clip_train_loader(cfg, records=None):
     """
     if records is None:
         records = get_clip_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    check_num_actions(cfg.MODEL.WOO.NUM_ACTIONS, records, cfg.DATASETS.TRAIN)
     return build_detection_train_loader(
         cfg,
         mapper=ClipDatasetMapper(cfg, is_train=True),
@@ -51,6 +54,7 @@ def build_clip_train_loader(cfg, records=None):
 def build_clip_test_loader(cfg, dataset_name: str):
     """``build_detection_test_loader`` on one split, one clip per batch, sharded across processes."""
     records = get_clip_dataset_dicts([dataset_name])
+    check_num_actions(cfg.MODEL.WOO.NUM_ACTIONS, records, [dataset_name])
     return build_detection_test_loader(
         dataset=records,
         mapper=ClipDatasetMapper(cfg, is_train=False),

@@ -1,17 +1,19 @@
 """WOO's dataset splits in detectron2's DatasetCatalog and MetadataCatalog.
 
-Registering reads no file: records load when ``DatasetCatalog.get`` is
-called, and the metadata resolves its paths (generating the synthetic set if
-it is missing) and reads the label map on first access.
+Every split of :mod:`woo.data.catalog` is registered at import; one registered later with
+``woo.data.register_dataset``, and a prepared set's ``PATH/dataset.yaml:SPLIT``, are registered
+when a loader first names them (:func:`register_woo_datasets`). Registering reads no file:
+records load when ``DatasetCatalog.get`` is called, and the metadata resolves its paths
+(generating the synthetic set if it is missing) and reads the label map on first access.
 """
 import functools
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
 
-from woo.data.catalog import AVASplit, class_names, get_split, list_splits, load_dataset_dicts
+from woo.data.catalog import AVASplit, class_names, evaluator_type, get_split, list_splits, load_dataset_dicts
 
-from .tube_datasets import TubeMetadata, tube_split_names
+from .tube_datasets import TubeMetadata
 
 __all__ = ["AVAMetadata", "register_woo_datasets"]
 
@@ -58,14 +60,20 @@ class AVAMetadata(Metadata):
         return class_names(self.name, self.num_actions)
 
 
-def register_woo_datasets() -> None:
-    """Register every split of :func:`woo.data.catalog.list_splits` that is not registered yet."""
-    tube_splits = tube_split_names()
-    for name in list_splits():
-        if name in DatasetCatalog.list():
+def register_woo_datasets(names: Iterable[str] = ()) -> None:
+    """Register every split of :func:`woo.data.catalog.list_splits`, and ``names`` that the catalog
+    knows (a prepared set's ``PATH/dataset.yaml:SPLIT``), that are not registered yet; a name
+    the catalog does not know is left to detectron2 (a split its user registered there)."""
+    registered = set(DatasetCatalog.list())
+    for name in dict.fromkeys([*list_splits(), *names]):
+        if name in registered:
+            continue
+        try:
+            kind = evaluator_type(name)
+        except KeyError:
             continue
         DatasetCatalog.register(name, functools.partial(load_dataset_dicts, name))
-        if name in tube_splits:
+        if kind == "tube":
             MetadataCatalog[name] = TubeMetadata(name=name, evaluator_type="tube")
         else:
             MetadataCatalog[name] = AVAMetadata(name=name, evaluator_type="ava")

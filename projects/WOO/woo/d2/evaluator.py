@@ -2,9 +2,14 @@
 from collections import OrderedDict
 from typing import Dict, List
 
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 
+from woo.data.ava_dataset import AVASplit
+from woo.data.catalog import evaluator_type
+from woo.engine.ava_evaluator import AVAEvaluator
 from woo.engine.evaluators import build_evaluator as build_core_evaluator
+from woo.formats.label_map import read_labelmap
 
 __all__ = ["InstancesEvaluator", "build_evaluator"]
 
@@ -68,7 +73,32 @@ class InstancesEvaluator(DatasetEvaluator):
         return groups
 
 
+def _metadata_split(dataset_name: str) -> AVASplit:
+    """The files that evaluate a split registered in detectron2 alone (``DatasetCatalog.register``
+    with its own records), named by its metadata."""
+    meta = MetadataCatalog.get(dataset_name)
+    if getattr(meta, "evaluator_type", "ava") != "ava" or not hasattr(meta, "groundtruth_csv"):
+        raise KeyError(f"dataset {dataset_name!r} is not a WOO split; to evaluate a split registered in "
+                       "detectron2's DatasetCatalog, set its MetadataCatalog entry's evaluator_type='ava', "
+                       "groundtruth_csv (AVA CSV) and label_map (pbtxt), or register it with "
+                       "woo.data.register_dataset")
+    label_map = meta.get("label_map", None) or meta.get("eval_label_map", None)
+    if label_map is None:
+        raise KeyError(f"dataset {dataset_name!r}: its MetadataCatalog entry names no label_map (pbtxt)")
+    return AVASplit(name=dataset_name, frames_dir="", frame_list="", annotations=meta.groundtruth_csv,
+                    label_map=label_map, eval_label_map=meta.get("eval_label_map", None) or label_map,
+                    exclusions=meta.get("exclusions", None),
+                    num_actions=meta.get("num_actions", None) or max(read_labelmap(label_map)[1]))
+
+
 def build_evaluator(cfg, dataset_name: str, output_dir: str = "") -> InstancesEvaluator:
     """The evaluator ``woo train`` uses for split ``dataset_name`` (the one dispatch,
-    :func:`woo.engine.evaluators.build_evaluator`), reading ``Instances``."""
+    :func:`woo.engine.evaluators.build_evaluator`), reading ``Instances``. A split registered in
+    detectron2 alone is evaluated as an AVA-layout split from its metadata's ``groundtruth_csv``,
+    ``label_map`` (``eval_label_map``, ``exclusions`` if set)."""
+    try:
+        evaluator_type(dataset_name)
+    except KeyError:
+        return InstancesEvaluator(AVAEvaluator(_metadata_split(dataset_name), output_dir,
+                                               action_score=cfg.MODEL.WOO.ACTION_SCORE))
     return InstancesEvaluator(build_core_evaluator(cfg, dataset_name, output_dir))

@@ -1,17 +1,12 @@
 """detectron2 metadata of the JHMDB-21 / UCF101-24-layout splits (registered by :mod:`woo.d2.datasets`)."""
 import functools
-from typing import List, Set
+from typing import List
 
 from detectron2.data import Metadata
 
-from woo.data.catalog import evaluator_type, get_split, list_splits
+from woo.data.catalog import get_split
 
-__all__ = ["TubeMetadata", "tube_split_names"]
-
-
-def tube_split_names() -> Set[str]:
-    """Catalog names of the JHMDB / UCF-layout splits (no file is read)."""
-    return {name for name in list_splits() if evaluator_type(name) == "tube"}
+__all__ = ["TubeMetadata"]
 
 
 class TubeMetadata(Metadata):

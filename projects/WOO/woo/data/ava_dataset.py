@@ -48,6 +48,8 @@ class AVASplit:
             ``woo check-data`` reports videos with another count. None: videos may differ.
         readme_section: the section of datasets/README.md that says how to get the files.
         evaluator_type: "ava" (frame-mAP@0.5, :mod:`woo.evaluation.frame_map`).
+        fps: the frame rate of the frames on disk (AVA: 30).
+        first_second: the second of each video's frame 0 (AVA: 900; ``woo prepare``: 0).
     """
 
     name: str
@@ -63,6 +65,8 @@ class AVASplit:
     frames_per_video: Optional[int] = None
     readme_section: str = "Files each AVA version needs"
     evaluator_type: str = "ava"
+    fps: float = FPS
+    first_second: int = FIRST_SECOND
 
     def required_files(self) -> List[Tuple[str, str]]:
         """(what, path) of every file or folder the split needs, exclusions included when set."""
@@ -86,6 +90,8 @@ def records_from_annotations(
     all_key_frames: bool = False,
     valid_timestamps: Tuple[int, int] = AVA_VALID_TIMESTAMPS,
     source: str = "",
+    fps: float = FPS,
+    first_second: int = FIRST_SECOND,
 ) -> KeyFrameRecords:
     """Build key-frame records from parsed annotations and frame lists.
 
@@ -97,6 +103,7 @@ def records_from_annotations(
         all_key_frames: also make records for key frames without people.
         valid_timestamps: inclusive range of seconds used with ``all_key_frames``.
         source: file name used in the report.
+        fps, first_second: the frames' rate and the second of frame 0 (AVA: 30 and 900).
 
     Returns:
         Records sorted by (video_id, timestamp), as the data contract (:mod:`woo.data.records`)
@@ -110,7 +117,7 @@ def records_from_annotations(
     if all_key_frames:
         extra_video, extra_second = [], []
         for video_id, frames in videos.items():
-            last = min(valid_timestamps[1], (len(frames) - 1) // FPS + FIRST_SECOND)
+            last = min(valid_timestamps[1], int((len(frames) - 1) // fps) + first_second)
             seconds = np.arange(valid_timestamps[0], last + 1)
             extra_video.append(np.full(len(seconds), index[video_id]))
             extra_second.append(seconds)
@@ -127,7 +134,7 @@ def records_from_annotations(
                               dtype=np.int64)
     is_excluded = np.isin(codes, excluded_codes)
     lengths = np.array([len(videos[name]) if name in videos else -1 for name in names], dtype=np.int64)
-    key_index = key_frame_index(key_second)
+    key_index = key_frame_index(key_second, fps, first_second)
     for reason, mask in (("skipped key frame of a video missing from the frame list", lengths[key_video] < 0),
                          ("skipped key frame past the video's last frame",
                           (lengths[key_video] >= 0) & (key_index >= lengths[key_video]))):
@@ -199,4 +206,6 @@ def load_ava_records(split) -> KeyFrameRecords:
         all_key_frames=split.all_key_frames,
         valid_timestamps=split.valid_timestamps,
         source=split.annotations,
+        fps=split.fps,
+        first_second=split.first_second,
     )

@@ -18,6 +18,7 @@ from .records import KeyFrameRecords, as_key_frame_records
 __all__ = [
     "get_dataset_dicts",
     "select_key_frames",
+    "check_num_actions",
     "TrainingSampler",
     "InferenceSampler",
     "ResumableBatchStream",
@@ -55,6 +56,17 @@ def select_key_frames(records, names: Sequence[str], *, filter_empty: bool) -> K
     if not len(records):
         raise ValueError(f"datasets {list(names)} have no key frame to load")
     return records
+
+
+def check_num_actions(num_actions: int, records: KeyFrameRecords, names: Sequence[str]) -> None:
+    """Raise a one-line ``ValueError`` when the model's ``MODEL.WOO.NUM_ACTIONS`` is not the width of
+    the records' action vectors (the label map's largest id)."""
+    if records.num_actions != num_actions:
+        raise ValueError(
+            f"MODEL.WOO.NUM_ACTIONS is {num_actions}, but dataset(s) {', '.join(names)} have "
+            f"{records.num_actions} action classes (the largest id of their label map); "
+            f"set MODEL.WOO.NUM_ACTIONS {records.num_actions}"
+        )
 
 
 def trivial_batch_collator(batch: List[Dict]) -> List[Dict]:
@@ -185,6 +197,7 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
         raise ValueError(f"SEED {cfg.SEED}: resolve a negative seed first (woo.runtime.seed.resolve_seed)")
     if records is None:
         records = get_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    check_num_actions(cfg.MODEL.WOO.NUM_ACTIONS, records, cfg.DATASETS.TRAIN)
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=True)
     seed = int(cfg.SEED)
     sampler = TrainingSampler(len(records), seed=seed, rank=rank, world_size=world_size)
@@ -210,6 +223,7 @@ def build_test_loader(
 ) -> torchdata.DataLoader:
     """Loader covering split ``dataset_name`` once, sharded across ``world_size`` processes, in record order."""
     records = get_dataset_dicts([dataset_name])
+    check_num_actions(cfg.MODEL.WOO.NUM_ACTIONS, records, [dataset_name])
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=False)
     sampler = InferenceSampler(len(records), rank=rank, world_size=world_size)
     return torchdata.DataLoader(

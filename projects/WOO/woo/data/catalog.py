@@ -1,5 +1,9 @@
 """Named dataset splits: where their files live, their records and their class names.
 
+Splits are registered by name (:func:`register_dataset`, callable from user code); the fixed
+splits below are registered at import. A set written by ``woo prepare`` needs no registering:
+``PATH/dataset.yaml:SPLIT`` names its split (:mod:`woo.data.prepared`).
+
 The datasets root is ``$WOO_DATASETS`` (default ``./datasets``). AVA lives in
 ``<root>/ava`` in the PySlowFast layout (see ``datasets/README.md``); the
 synthetic set lives in ``<root>/woo_synthetic`` in the same layout and is
@@ -11,19 +15,20 @@ also has an ``_every8`` variant that tests every 8th frame.
 import functools
 import logging
 import os
-from typing import Callable, Dict, List, Union
+from typing import Callable, Dict, List, Tuple, Union
 
 from woo.formats.ava_annotations import FPS
 from woo.formats.label_map import read_labelmap
 
 from . import synthetic, synthetic_jhmdb
 from .ava_dataset import AVASplit, load_ava_records
+from .prepared import is_prepared_name, parse_prepared_name, prepared_split
 from .records import KeyFrameRecords
 from .split_files import check_split_files, datasets_root
 from .tube_dataset import TubeSplit, load_tube_records, split_names, tube_split_factories
 
-__all__ = ["AVASplit", "TubeSplit", "datasets_root", "list_splits", "get_split", "evaluator_type",
-           "check_split_files", "load_dataset_dicts", "class_names"]
+__all__ = ["AVASplit", "TubeSplit", "datasets_root", "register_dataset", "list_splits", "get_split",
+           "evaluator_type", "check_split_files", "load_dataset_dicts", "class_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,21 +73,57 @@ def _synthetic_tube_split(subset: str, stride: int, name: str) -> TubeSplit:
     return TubeSplit(name=name, subset=subset, frame_stride=stride, **synthetic_jhmdb.split_files(base))
 
 
-_AVA_SPLITS: Dict[str, Callable[[], Split]] = {
+# name -> (factory of the split's files, evaluator type). The fixed splits below are registered
+# into it like any other; register_dataset adds more.
+_REGISTRY: Dict[str, Tuple[Callable[[], Split], str]] = {}
+
+
+def register_dataset(name: str, split: Union[Split, Callable[[], Split]], *, evaluator_type: str = "") -> None:
+    """Make split ``name`` known to both engines (``DATASETS.TRAIN`` / ``DATASETS.TEST``, detectron2's
+    ``DatasetCatalog`` and ``MetadataCatalog`` through :mod:`woo.d2`).
+
+    Args:
+        name: the split's name in configs.
+        split: its files: an :class:`AVASplit` (e.g. :func:`woo.data.prepared.prepared_split`) or a
+            :class:`TubeSplit`, or a function returning one when first used (so that registering
+            reads no file).
+        evaluator_type: "ava" (frame-mAP@0.5) or "tube" (frame-mAP and video-mAP); default: the
+            split's own, "ava" for a function.
+
+    Raises:
+        ValueError: for a name that is registered already, or an unknown evaluator type.
+    """
+    if name in _REGISTRY:
+        raise ValueError(f"dataset {name!r} is registered already")
+    factory = split if callable(split) else (lambda: split)
+    kind = evaluator_type or getattr(split, "evaluator_type", "ava")
+    if kind not in ("ava", "tube"):
+        raise ValueError(f"dataset {name!r}: evaluator_type must be 'ava' or 'tube', got {kind!r}")
+    _REGISTRY[name] = (factory, kind)
+
+
+for _name, _factory in {
     **{f"ava_{v}_{s}": functools.partial(_ava_split, v, s) for v in ("v2.1", "v2.2") for s in ("train", "val")},
     **{f"woo_synthetic_{s}": functools.partial(_synthetic_split, s) for s in ("train", "val")},
-}
-_TUBE_SPLITS: Dict[str, Callable[[], Split]] = {
+}.items():
+    register_dataset(_name, _factory, evaluator_type="ava")
+for _name, _factory in {
     **tube_split_factories(datasets_root),
     **{name: functools.partial(_synthetic_tube_split, subset, stride, name)
        for name, subset, stride in split_names("woo_synthetic_jhmdb")},
-}
-_SPLITS = {**_AVA_SPLITS, **_TUBE_SPLITS}
+}.items():
+    register_dataset(_name, _factory, evaluator_type="tube")
 
 
 def list_splits() -> List[str]:
-    """Names :func:`get_split` knows."""
-    return list(_SPLITS)
+    """Names registered (:func:`register_dataset`); a prepared set's ``PATH.yaml:SPLIT`` names are
+    known without registering."""
+    return list(_REGISTRY)
+
+
+def _unknown(name: str) -> KeyError:
+    return KeyError(f"unknown dataset {name!r}; known: {', '.join(_REGISTRY)}, or PATH/dataset.yaml:SPLIT "
+                    "of a set written by woo prepare")
 
 
 def evaluator_type(name: str) -> str:
@@ -92,20 +133,25 @@ def evaluator_type(name: str) -> str:
     Raises:
         KeyError: for an unknown name.
     """
-    if name not in _SPLITS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(_SPLITS)}")
-    return "tube" if name in _TUBE_SPLITS else "ava"
+    if name in _REGISTRY:
+        return _REGISTRY[name][1]
+    if is_prepared_name(name):
+        return "ava"
+    raise _unknown(name)
 
 
 def get_split(name: str) -> Split:
-    """Files of split ``name``; a synthetic split is generated first when missing.
+    """Files of split ``name``: a registered one (a synthetic split is generated first when
+    missing), or ``PATH.yaml:SPLIT`` of a set written by ``woo prepare``.
 
     Raises:
         KeyError: for an unknown name, listing the known ones.
     """
-    if name not in _SPLITS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(_SPLITS)}")
-    return _SPLITS[name]()
+    if name in _REGISTRY:
+        return _REGISTRY[name][0]()
+    if is_prepared_name(name):
+        return prepared_split(*parse_prepared_name(name), name=name)
+    raise _unknown(name)
 
 
 def load_dataset_dicts(name: str) -> KeyFrameRecords:

@@ -87,8 +87,10 @@ def check_split(name: str, *, num_frames: int, sampling_rate: int, sample: int =
         report.add(reason, lines)
     expected = getattr(split, "frames_per_video", None)
     if expected:
-        report.add("frame count", _frame_rate(records, expected))
-    if isinstance(split, AVASplit):  # JHMDB / UCF clips are longer than many videos: their ends repeat
+        report.add("frame count", _frame_rate(records, expected, getattr(split, "fps", FPS)))
+    # JHMDB / UCF clips are longer than many videos, and a set of woo prepare is annotated from its
+    # videos' first second on: their clips' ends repeat the edge frames. AVA's frames cover every clip.
+    if isinstance(split, AVASplit) and split.first_second > 0:
         report.add("clip past the listed frames", _clips_past_the_frames(records, num_frames, sampling_rate))
     report.add("frames on disk", _frames_on_disk(records))
     report.frames_checked, problems = _decode_sample(records, num_frames, sampling_rate, sample, seed)
@@ -115,15 +117,15 @@ def _skipped_key_frames(records: KeyFrameRecords) -> Dict[str, List[str]]:
     return problems
 
 
-def _frame_rate(records: KeyFrameRecords, expected: int) -> List[str]:
+def _frame_rate(records: KeyFrameRecords, expected: int, fps: float) -> List[str]:
     """Videos whose frame count is not the split's: another frame rate or duration at extraction."""
-    seconds = expected / FPS
+    seconds = expected / fps
     problems = []
     for video_id, frames in zip(records.videos, records.frames):
         if len(frames) != expected:
             problems.append(
-                f"video {video_id}: {len(frames)} frames listed, {expected} expected ({seconds:g} s at {FPS} FPS): "
-                f"{len(frames) / seconds:.2f} frames per second over those seconds; extract at {FPS} FPS "
+                f"video {video_id}: {len(frames)} frames listed, {expected} expected ({seconds:g} s at {fps:g} FPS): "
+                f"{len(frames) / seconds:.2f} frames per second over those seconds; extract at {fps:g} FPS "
                 "(datasets/README.md)"
             )
     return problems

@@ -52,12 +52,14 @@ AVA_VALID_TIMESTAMPS = (902, 1798)
 FPS = 30
 FIRST_SECOND = 900
 
-def key_frame_index(timestamp):
+def key_frame_index(timestamp, fps: float = FPS, first_second: int = FIRST_SECOND):
     """0-based index into a video's frame list of the key frame of second ``timestamp`` (an int or
-    an int array)."""
+    an int array), for frames extracted at ``fps`` from second ``first_second`` on (AVA: 30 FPS
+    from second 900; a set of ``woo prepare``: its frame rate from second 0)."""
     if np.ndim(timestamp):
-        return (np.asarray(timestamp, dtype=np.int64) - FIRST_SECOND) * FPS
-    return (int(timestamp) - FIRST_SECOND) * FPS
+        seconds = np.asarray(timestamp, dtype=np.int64) - first_second
+        return seconds * int(fps) if float(fps).is_integer() else np.round(seconds * fps).astype(np.int64)
+    return int(round((int(timestamp) - first_second) * fps))
 
 
 @dataclass

@@ -8,14 +8,16 @@ only a video whose frames follow none keeps its names, in one numpy array.
 """
 import os
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+
+from .atomic import atomic_write
 
 # The box CSV reader's byte-level field helpers: fields located in a chunk's bytes, numbers parsed from them.
 from .ava_box_csv import _changed, _parse, _strings
 
-__all__ = ["FramePaths", "read_frame_list"]
+__all__ = ["FramePaths", "read_frame_list", "write_frame_list"]
 
 _FRAME_LIST_HEADER = ["original_vido_id", "video_idx", "frame_id", "path", "labels"]
 # The last run of digits of a file name: the frame number of a pattern.
@@ -214,6 +216,22 @@ def read_frame_list(path: str, chunk_bytes: int = 8 << 20) -> Dict[str, FramePat
                 break
             data = f.read(chunk_bytes)
     return {video_id: rows.frame_paths(path, video_id) for video_id, rows in videos.items()}
+
+
+def write_frame_list(path: str, videos: Mapping[str, Sequence[str]]) -> None:
+    """Write a PySlowFast frame list (what :func:`read_frame_list` reads), atomically.
+
+    Args:
+        videos: ``{video_id: frame paths}`` relative to the frames directory, in frame order;
+            a name must hold no space.
+    """
+    with atomic_write(path, newline="\n") as f:
+        f.write(" ".join(_FRAME_LIST_HEADER) + "\n")
+        for index, (video_id, frames) in enumerate(videos.items()):
+            for frame_id, name in enumerate(frames):
+                if " " in name or " " in video_id:
+                    raise ValueError(f"{path}: frame {name!r} of video {video_id!r}: a frame list cannot hold spaces")
+                f.write(f'{video_id} {index} {frame_id} {name} ""\n')
 
 
 _PAD = 64

@@ -18,9 +18,11 @@ Both label-map dialects are accepted:
       }
 """
 import re
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
-__all__ = ["read_labelmap", "read_label_types"]
+from .atomic import atomic_write
+
+__all__ = ["read_labelmap", "read_label_types", "write_labelmap"]
 
 _BLOCK_START = re.compile(r"^\s*(label|item)\s*\{\s*$")
 _FIELD = re.compile(r'^\s*(\w+)\s*:\s*(.+?)\s*$')
@@ -78,6 +80,16 @@ def read_label_types(path: str) -> Dict[str, str]:
     """``{class name: label_type}`` of the entries of ``path`` that have a ``label_type``
     (AVA's 80-class lists do, the 60-class evaluation lists do not)."""
     return {cat["name"]: cat["label_type"] for cat in read_labelmap(path)[0] if "label_type" in cat}
+
+
+def write_labelmap(path: str, categories: Sequence[Dict]) -> None:
+    """Write ``categories`` (``[{"id", "name"[, "label_type"]}]``, as :func:`read_labelmap` returns
+    them) as a training-dialect label map, atomically."""
+    with atomic_write(path) as f:
+        for cat in categories:
+            name = str(cat["name"])  # written as read_labelmap reads it: between quotes, unescaped
+            label_type = f"\n  label_type: {cat['label_type']}" if "label_type" in cat else ""
+            f.write(f'label {{\n  name: "{name}"\n  label_id: {int(cat["id"])}{label_type}\n}}\n')
 
 
 def _category_from_fields(path: str, start: int, fields: Dict) -> Dict:

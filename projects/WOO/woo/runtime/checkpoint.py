@@ -17,7 +17,8 @@ from fvcore.common.checkpoint import Checkpointer
 
 from woo.formats.atomic import DiskFullError, atomic_write
 
-__all__ = ["AtomicSaveMixin", "WooCheckpointer", "CheckpointError", "get_rng_state", "set_rng_state"]
+__all__ = ["AtomicSaveMixin", "NewClassesMixin", "ACTION_CLASSIFIER", "WooCheckpointer", "CheckpointError",
+           "get_rng_state", "set_rng_state"]
 
 
 class CheckpointError(RuntimeError):
@@ -72,7 +73,30 @@ class AtomicSaveMixin:
         _atomic_save(path, lambda f: f.write(last_filename_basename.encode()))
 
 
-class WooCheckpointer(AtomicSaveMixin, Checkpointer):
+# Parameters of the action classifier, whose rows are the classes of the dataset trained on.
+ACTION_CLASSIFIER = ("roi_heads.action_head.classifier.weight", "roi_heads.action_head.classifier.bias")
+
+
+class NewClassesMixin:
+    """Loading weights trained on other action classes (say, AVA's 80) into a model of a set
+    with its own: the action classifier is dropped, with a log line that says so, and trained
+    anew; every other weight loads. For any fvcore ``Checkpointer`` subclass: put it first in the bases."""
+
+    def _load_model(self, checkpoint: Dict[str, Any]):
+        weights, own = checkpoint.get("model", {}), self.model.state_dict()
+        dropped = [k for k in ACTION_CLASSIFIER if k in weights and k in own
+                   and tuple(weights[k].shape) != tuple(own[k].shape)]
+        if dropped:
+            theirs, ours = weights[ACTION_CLASSIFIER[1]].shape[0], own[ACTION_CLASSIFIER[1]].shape[0]
+            self.logger.warning(
+                f"The checkpoint's action classifier has {theirs} classes and this model "
+                f"{ours} (MODEL.WOO.NUM_ACTIONS): it is dropped and trained from scratch; every other weight loads"
+            )
+            checkpoint = {**checkpoint, "model": {k: v for k, v in weights.items() if k not in dropped}}
+        return super()._load_model(checkpoint)
+
+
+class WooCheckpointer(NewClassesMixin, AtomicSaveMixin, Checkpointer):
     """fvcore ``Checkpointer`` with atomic saves and safe, checked loads.
 
     Same constructor as fvcore's: ``WooCheckpointer(model, save_dir,

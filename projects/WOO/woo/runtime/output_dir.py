@@ -4,6 +4,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
 from typing import Optional, TextIO
 
@@ -37,9 +38,10 @@ def prepare_output_dir(path: str) -> str:
 
 def inference_dir(output_dir: str, dataset_name: str, num_datasets: int) -> str:
     """Folder of one test split's evaluation files: ``<output_dir>/inference``, or
-    ``<output_dir>/inference/<dataset_name>`` when several splits are tested."""
+    ``<output_dir>/inference/<dataset_name>`` when several splits are tested (a name that is a
+    path, ``OUT/dataset.yaml:val``, with its separators and colons as ``_``)."""
     folder = os.path.join(output_dir, "inference")
-    return os.path.join(folder, dataset_name) if num_datasets > 1 else folder
+    return os.path.join(folder, re.sub(r"[^\w.-]+", "_", dataset_name).strip("_")) if num_datasets > 1 else folder
 
 
 class RunLock:
