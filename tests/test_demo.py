@@ -233,6 +233,25 @@ def test_predictor_entry_points_agree(trained):
     assert torch.all(direct["actions"] <= direct["scores"][:, None] + 1e-6)
 
 
+def test_predictor_gives_the_model_input_format_channels(trained):
+    """Clips are RGB; a config with INPUT.FORMAT "BGR" (a model trained on BGR clips) gets them reversed."""
+    from woo.config import get_cfg
+    from woo.inference import VideoPredictor
+
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    cfg.MODEL.WEIGHTS = trained["weights"]
+    rgb = VideoPredictor(cfg, batch_size=1)
+    cfg.INPUT.FORMAT = "BGR"
+    bgr = VideoPredictor(cfg, batch_size=1)
+    clip = torch.from_numpy(val_frames(trained, 12)[:cfg.INPUT.NUM_FRAMES]).permute(3, 0, 1, 2)[None]
+    clip[:, 0] = 0  # no red: the two orders differ
+    as_bgr, reversed_rgb = bgr.predict_clips(clip)[0], rgb.predict_clips(clip.flip(1))[0]
+    torch.testing.assert_close(as_bgr["boxes"], reversed_rgb["boxes"])
+    torch.testing.assert_close(as_bgr["actions"], reversed_rgb["actions"])
+    assert not torch.allclose(as_bgr["actions"], rgb.predict_clips(clip)[0]["actions"])
+
+
 def test_import_woo_stays_light():
     code = ("import sys, woo; assert 'torch' not in sys.modules; "
             "from woo.inference import VideoPredictor; assert 'detectron2' not in sys.modules; print('ok')")
