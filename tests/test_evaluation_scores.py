@@ -116,3 +116,24 @@ def test_round_as_written_is_what_reading_the_text_gives():
     expected_scores = [[float(f"{v:.6f}") for v in row] for row in pred["scores"].astype(np.float64).tolist()]
     assert rounded["boxes"].tolist() == expected_boxes
     assert rounded["scores"].tolist() == expected_scores
+
+
+def test_key_frames_without_ground_truth_are_warned_about_unless_the_split_has_them(tmp_path, caplog):
+    import logging
+
+    from woo.evaluation.evaluate import evaluate_predictions
+
+    (tmp_path / "map.pbtxt").write_text('item {\n  name: "a"\n  id: 1\n}\n')
+    (tmp_path / "gt.csv").write_text("v,0902,0.1,0.1,0.5,0.5,1,0\n")
+    predictions = [{"video_id": "v", "timestamp": t, "boxes": np.array([[0.1, 0.1, 0.5, 0.5]]),
+                    "scores": np.array([[0.9]])} for t in (902, 903)]  # 903 has no ground truth
+    args = (predictions, str(tmp_path / "gt.csv"), str(tmp_path / "map.pbtxt"))
+    with caplog.at_level(logging.INFO, logger="woo.evaluation.evaluate"):
+        evaluate_predictions(*args)
+        (record,) = [r for r in caplog.records if "no ground truth" in r.getMessage()]
+        assert record.levelno == logging.WARNING and "1 key frames" in record.getMessage()
+        caplog.clear()
+        evaluate_predictions(*args, empty_key_frames=True)
+        (record,) = [r for r in caplog.records if "without actors" in r.getMessage()]
+        assert record.levelno == logging.INFO and "by design" in record.getMessage()
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

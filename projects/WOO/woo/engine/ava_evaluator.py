@@ -111,7 +111,8 @@ class AVAEvaluator:
             logger.info(f"Evaluated {len(predictions)} key frames, {detected} of them with at least one detection; "
                         f"wrote their detections to {csv_path}")
         result = evaluate_predictions(
-            predictions, split.annotations, split.eval_label_map, split.exclusions, keep_details=True
+            predictions, split.annotations, split.eval_label_map, split.exclusions, keep_details=True,
+            empty_key_frames=split.all_key_frames,
         )
         result["num_key_frames"] = len(predictions)
         # AVA's 60-class evaluation list has no label_type; its 80-class training list has.
