@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The cost columns of MODEL_ZOO.md: `woo latency` on every config, one way for all.
 
-Each config runs in its own process (`python -m woo.cli latency`), fp32 as shipped
+Each config runs in its own process (`python -m woo.cli latency`) on `--device`
+(default the CPU), fp32 as shipped
 (BN folded), batch 1, at the size the config tests its dataset's frames at
 (`woo.inference.export.default_input_size`: 256x455 for AVA, 256x341 for JHMDB-21 and
 UCF101-24, 120x160 for the synthetic sets), with `--threads` intra-op threads and
@@ -38,7 +39,8 @@ def time_config(config: str, args) -> dict:
         out = os.path.join(tmp, "latency.json")
         command = [sys.executable, "-m", "woo.cli", "latency", "--config-file", config,
                    "--input-size", str(height), str(width), "--threads", str(args.threads),
-                   "--warmup", str(args.warmup), "--iters", str(args.iters), "--json", out]
+                   "--warmup", str(args.warmup), "--iters", str(args.iters), "--json", out,
+                   "MODEL.DEVICE", args.device]
         subprocess.run(command, check=True, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
         with open(out) as f:
             return json.load(f)
@@ -58,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=CONFIGS, help="default: every config under configs/")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads, also OMP_NUM_THREADS (default 1)")
+    parser.add_argument("--device", default="cpu", help="MODEL.DEVICE (default cpu)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "model_zoo.json"))
