@@ -1,7 +1,7 @@
 """A WOO model as an ONNX or TorchScript graph (``woo export``).
 
-The graph takes one clip ``(1, 3, T, H, W)``, 0..255 RGB float, at the size it
-was exported for, and returns ``boxes`` (P, 4) in pixels, ``scores`` (P,) actor
+The graph takes one clip ``(1, 3, T, H, W)``, 0..255 float in ``INPUT.FORMAT``'s
+channel order (RGB in the shipped configs), at the size it was exported for, and returns ``boxes`` (P, 4) in pixels, ``scores`` (P,) actor
 scores and ``actions`` (P, C) action scores for all P proposals, best actor
 first; thresholding is left to the caller. Shapes are static (see the README);
 the graph is fp32 with BatchNorm folded into the convolutions.
