@@ -129,8 +129,8 @@ def tiny_weights(path: str, device: str) -> str:
 
 
 def summarize(timings: dict) -> list:
-    """The issue's targets per config, from the best call of each pipeline (the one
-    least slowed by other jobs on a shared machine)."""
+    """The headline ratios per config beside the goals the design aims at, from the best call
+    of each pipeline (the one least slowed by other jobs on a shared machine)."""
     lines = []
     for config, modes in timings.items():
         plain, shipped, bf16 = (modes.get(m) for m in ("fp32-plain", "fp32", "bf16"))

@@ -94,6 +94,20 @@ def test_test_mapper_output(tmp_path):
     assert inside > 240
 
 
+def test_mapper_gives_the_clip_in_input_format_order(tmp_path):
+    """INPUT.FORMAT "BGR" (detectron2's default) reverses the channels, as detectron2's DatasetMapper reads BGR."""
+    record = _record(_video(tmp_path), key=2)
+    cfg = get_cfg()
+    rgb = ClipMapper.from_config(cfg, is_train=False)(record)["clip"]
+    cfg.INPUT.FORMAT = "BGR"
+    bgr = ClipMapper.from_config(cfg, is_train=False)(record)["clip"]
+    assert torch.equal(bgr, rgb.flip(0)) and bgr.is_contiguous()
+    assert bgr[2, 0, 2, 2] > 150 and bgr[0, 0, 2, 2] < 50  # BGR: red last
+    cfg.INPUT.FORMAT = "YUV"
+    with pytest.raises(ValueError, match="INPUT.FORMAT must be one of .'RGB', 'BGR'., got 'YUV'"):
+        ClipMapper.from_config(cfg, is_train=False)
+
+
 def test_key_frame_only_mapper_repeats_the_key_frame(tmp_path):
     """INPUT.KEY_FRAME_ONLY: every frame of the clip is the key frame, the rest is unchanged."""
     paths = _video(tmp_path)

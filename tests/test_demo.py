@@ -233,8 +233,49 @@ def test_predictor_entry_points_agree(trained):
     assert torch.all(direct["actions"] <= direct["scores"][:, None] + 1e-6)
 
 
+def test_predictor_gives_the_model_input_format_channels(trained):
+    """Clips are RGB; a config with INPUT.FORMAT "BGR" (a model trained on BGR clips) gets them reversed."""
+    from woo.config import get_cfg
+    from woo.inference import VideoPredictor
+
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    cfg.MODEL.WEIGHTS = trained["weights"]
+    rgb = VideoPredictor(cfg, batch_size=1)
+    cfg.INPUT.FORMAT = "BGR"
+    bgr = VideoPredictor(cfg, batch_size=1)
+    clip = torch.from_numpy(val_frames(trained, 12)[:cfg.INPUT.NUM_FRAMES]).permute(3, 0, 1, 2)[None]
+    clip[:, 0] = 0  # no red: the two orders differ
+    as_bgr, reversed_rgb = bgr.predict_clips(clip)[0], rgb.predict_clips(clip.flip(1))[0]
+    torch.testing.assert_close(as_bgr["boxes"], reversed_rgb["boxes"])
+    torch.testing.assert_close(as_bgr["actions"], reversed_rgb["actions"])
+    assert not torch.allclose(as_bgr["actions"], rgb.predict_clips(clip)[0]["actions"])
+
+
 def test_import_woo_stays_light():
     code = ("import sys, woo; assert 'torch' not in sys.modules; "
             "from woo.inference import VideoPredictor; assert 'detectron2' not in sys.modules; print('ok')")
     env = {**os.environ, "PYTHONPATH": os.path.join(REPO, "projects", "WOO")}
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "ok\n"
+
+
+def test_readme_python_snippet_runs(trained, tmp_path, monkeypatch, capsys):
+    """README.md's "In Python" block as written, with the instant config, its checkpoint and a video."""
+    import re
+
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        match = re.search(r"In Python \(a file.*?```python\n(.*?)```", f.read(), re.S)
+    assert match, "README.md has no 'In Python' block"
+    code = match.group(1)
+    for name in ("configs/Synthetic/WOO_Tiny.yaml", "output/synthetic/WOO_Tiny/model_final.pth", "my_video.mp4"):
+        assert f'"{name}"' in code, name
+    encode(tmp_path / "my_video.mp4", val_frames(trained, 60), 30)
+    code = (code.replace('"configs/Synthetic/WOO_Tiny.yaml"', repr(INSTANT))
+            .replace('"output/synthetic/WOO_Tiny/model_final.pth"', repr(trained["weights"])))
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert capsys.readouterr().out.count("\n") >= 2  # a line per key frame (seconds 0 and 1)
+    results = namespace["results"]
+    assert len(results) == 2 and set(results[0]) == {"boxes", "scores", "actions"}
+    assert results[0]["actions"].shape[1] == len(ACTIONS)

@@ -171,3 +171,23 @@ def test_wrong_key_or_config_file_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--config-file", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_ava_eval_on_the_written_detections_gives_metrics_json_exactly(tmp_path):
+    """detections.csv holds 3-decimal boxes and 6-decimal scores; training scores exactly those."""
+    from woo.data.catalog import get_split
+
+    out = tmp_path / "run"
+    assert train(out) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    split = get_split("woo_synthetic_val")
+    for protocol, key in (("official", "frame_mAP@0.5"), ("pyslowfast", "frame_mAP@0.5_pyslowfast")):
+        result = tmp_path / f"{protocol}.json"
+        assert main(["ava-eval", "--labelmap", split.eval_label_map, "--groundtruth", split.annotations,
+                     "--exclusions", split.exclusions, "--detections", str(out / "inference" / "detections.csv"),
+                     "--protocol", protocol, "--json", str(result)]) == 0
+        scored = json.loads(result.read_text())
+        assert scored[key] == metrics[key], protocol
+        if protocol == "official":
+            assert scored["per_class"] == metrics["per_class"]

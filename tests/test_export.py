@@ -88,3 +88,21 @@ def test_export_rejects_an_unknown_format():
         build_exportable(cfg, "tflite")
     with pytest.raises(ValueError, match="--format"):
         export_model(torch.nn.Identity(), torch.zeros(1), "tflite", "unused")
+
+
+def test_default_input_size_is_the_configs_test_size(tmp_path, capsys):
+    """Without --input-size the graph takes the clips the config tests on: its dataset's frames
+    resized by INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST, not AVA's 256 x 455."""
+    from woo.config import load_config
+    from woo.inference.export import default_input_size
+
+    sizes = {name: default_input_size(load_config(os.path.join(REPO, "configs", name), []))
+             for name in ("Synthetic/WOO_Tiny.yaml", "Synthetic/WOO_Instant.yaml", "Synthetic/WOO_Tiny_JHMDB.yaml",
+                          "AVA-v2.2/WOO_SlowFast_R50_8x8.yaml", "UCF101-24/WOO_SlowFast_R50_8x8.yaml")}
+    assert list(sizes.values()) == [(120, 160), (64, 85), (120, 160), (256, 455), (256, 341)]
+    path = str(tmp_path / "woo.pt")
+    assert woo_main(["export", "--config-file", INSTANT, "--format", "torchscript", "--output", path]) == 0
+    assert "input 'clip' (1, 3, 4, 64, 85)" in capsys.readouterr().out
+    with torch.no_grad():
+        boxes, _, _ = torch.jit.load(path)(torch.rand(1, 3, 4, 64, 85) * 255)
+    assert boxes.shape == (4, 4)

@@ -61,7 +61,7 @@ def test_train_and_evaluate_writes_frame_and_video_map(tmp_path):
     again = evaluate_tube_detections(gt, videos, detections,
                                      evaluated_frames={v: range(1, 33, 8) for v in videos})
     for key in FIGURES:
-        assert again[key] == pytest.approx(metrics[key], abs=1e-6), key
+        assert again[key] == metrics[key], key  # exactly: the CSV round-trips the float32 values
 
 
 def test_evaluator_scales_boxes_scores_pairs_and_keeps_the_best(woo_datasets):

@@ -29,10 +29,15 @@ def test_latency_command_reports_woo_and_its_parts(tmp_path, capsys):
     assert len(woo["calls_s"]) == 2
     assert set(woo["split_ms"]) == {"backbone", "FPN", "actor head", "action head", "other"}
     assert all(v >= 0 for v in woo["split_ms"].values())
+    # The parts are timed inside the timed calls: each call's parts add up to that call.
+    assert len(woo["split_calls_ms"]) == 2 and woo["split_ms"] in woo["split_calls_ms"]
+    for split, seconds in zip(woo["split_calls_ms"], woo["calls_s"]):
+        assert sum(split.values()) == pytest.approx(1000 * seconds, rel=1e-6)
+        assert split["other"] < 1000 * seconds
     assert woo["gflops"] > 0
     assert woo["ms_per_key_frame_min"] == pytest.approx(1000 * min(woo["calls_s"]))
     printed = capsys.readouterr().out
-    assert "ms per key frame" in printed and "backbone" in printed
+    assert "ms per key frame" in printed and "backbone" in printed and "(1 thread)" in printed
 
 
 @pytest.mark.slow

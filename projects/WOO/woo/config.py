@@ -95,7 +95,8 @@ def _detectron2_compatible_keys() -> CfgNode:
     _C.INPUT.MAX_SIZE_TEST = 1333
     # Training flip: "horizontal" or "none".
     _C.INPUT.RANDOM_FLIP = "horizontal"
-    # Channel order of decoded frames given to the model: "RGB".
+    # Channel order of the clips given to the model: "RGB", or "BGR" (detectron2's default);
+    # MODEL.PIXEL_MEAN / PIXEL_STD are in this order. Kinetics checkpoints take RGB.
     _C.INPUT.FORMAT = "RGB"
 
     _C.DATASETS = CfgNode()

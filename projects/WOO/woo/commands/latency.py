@@ -6,6 +6,7 @@ initialized: weights do not change the time. ``benchmarks/latency.py`` times the
 two-stage pipeline beside it with :func:`measure`.
 """
 import argparse
+import functools
 import statistics
 import time
 from typing import Callable, Dict, NamedTuple
@@ -31,34 +32,34 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_parts(parts: Dict[str, nn.Module], call: Callable[[], object],
-                device: torch.device) -> Dict[str, float]:
-    """Milliseconds spent in each module of ``parts`` during one ``call()`` (forward hooks),
-    and in the rest ("other")."""
-    spent = {name: 0.0 for name in parts}
-    starts = {}
-    handles = []
-    for name, module in parts.items():
-        def pre(module, args, name=name):
-            synchronize(device)
-            starts[name] = time.perf_counter()
+class _PartTimers:
+    """Forward hooks that add up the time spent in each module of ``parts`` during the calls
+    they are installed for, so a call's split and its total come from the same call."""
 
-        def post(module, args, output, name=name):
-            synchronize(device)
-            spent[name] += time.perf_counter() - starts[name]
+    def __init__(self, parts: Dict[str, nn.Module], device: torch.device):
+        self.spent = {name: 0.0 for name in parts}
+        self._starts: Dict[str, float] = {}
+        self._handles = []
+        for name, module in parts.items():
+            self._handles += [module.register_forward_pre_hook(functools.partial(self._pre, name, device)),
+                              module.register_forward_hook(functools.partial(self._post, name, device))]
 
-        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
-    try:
+    def _pre(self, name, device, module, args):
         synchronize(device)
-        start = time.perf_counter()
-        call()
+        self._starts[name] = time.perf_counter()
+
+    def _post(self, name, device, module, args, output):
         synchronize(device)
-        total = time.perf_counter() - start
-    finally:
-        for handle in handles:
+        self.spent[name] += time.perf_counter() - self._starts[name]
+
+    def take(self) -> Dict[str, float]:
+        """Seconds per part since the last take, and reset."""
+        spent, self.spent = self.spent, {name: 0.0 for name in self.spent}
+        return spent
+
+    def remove(self) -> None:
+        for handle in self._handles:
             handle.remove()
-    spent["other"] = max(total - sum(spent.values()), 0.0)
-    return {name: 1000 * seconds for name, seconds in spent.items()}
 
 
 def example_clips(cfg, height: int, width: int, batch: int, device: torch.device) -> torch.Tensor:
@@ -72,7 +73,7 @@ class Subject(NamedTuple):
     """A pipeline ready to time: ``call()`` runs it once on the prepared input."""
 
     call: Callable[[], object]
-    parts: Dict[str, nn.Module]  # timed separately by forward hooks
+    parts: Dict[str, nn.Module]  # timed by forward hooks within the timed calls ({}: no split)
     info: Dict  # reported as is (GFLOPs)
 
 
@@ -91,9 +92,8 @@ def prepare_woo(cfg, *, height: int, width: int, batch: int, flops: bool) -> Sub
         with torch.inference_mode(), autocast_context(precision, device.type):
             return model(inputs)
 
-    # The split needs module hooks, which a compiled graph does not run.
-    plain = getattr(model, "_orig_mod", model)
-    parts = {label: plain.get_submodule(name) for name, label in WOO_PARTS.items()}
+    # The split needs module hooks, which a compiled graph does not run: no split then.
+    parts = {} if cfg.MODEL.INFERENCE.COMPILE else {label: model.get_submodule(name) for name, label in WOO_PARTS.items()}
     return Subject(call, parts, {"gflops": gflops, "precision": precision})
 
 
@@ -102,33 +102,51 @@ def measure(subjects: Dict[str, Subject], *, device: torch.device, batch: int,
     """Time the subjects side by side: each round calls every subject once, so a change
     in the machine's load (other jobs on a shared CPU) falls on all of them alike.
 
+    Each part of a subject is timed by forward hooks inside the same calls as its total,
+    so a call's parts and "other" (the rest of the call) add up to that call's time.
+
     Returns:
         per subject {"ms_per_key_frame" (median), "ms_per_key_frame_min", "calls_s",
-        "split_ms" (one more call, per key frame), its info, and on CUDA "peak_memory_mib"}.
+        "split_ms" (the parts of the call nearest the median, per key frame; {} without parts),
+        "split_calls_ms" (the parts of every call), its info, and on CUDA "peak_memory_mib"}.
     """
     for _ in range(warmup):
         for subject in subjects.values():
             subject.call()
     times = {name: [] for name in subjects}
+    splits = {name: [] for name in subjects}
     peak = {name: 0 for name in subjects}
-    for _ in range(iters):
-        for name, subject in subjects.items():
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            synchronize(device)
-            start = time.perf_counter()
-            subject.call()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
-            if device.type == "cuda":
-                peak[name] = max(peak[name], torch.cuda.max_memory_allocated(device))
+    timers = {name: _PartTimers(subject.parts, device) for name, subject in subjects.items()}
+    try:
+        for _ in range(iters):
+            for name, subject in subjects.items():
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                timers[name].take()
+                synchronize(device)
+                start = time.perf_counter()
+                subject.call()
+                synchronize(device)
+                total = time.perf_counter() - start
+                times[name].append(total)
+                if subject.parts:
+                    parts = timers[name].take()
+                    parts["other"] = max(total - sum(parts.values()), 0.0)
+                    splits[name].append({k: 1000 * v / batch for k, v in parts.items()})
+                if device.type == "cuda":
+                    peak[name] = max(peak[name], torch.cuda.max_memory_allocated(device))
+    finally:
+        for timer in timers.values():
+            timer.remove()
     results = {}
     for name, subject in subjects.items():
-        r = {"ms_per_key_frame": 1000 * statistics.median(times[name]) / batch,
+        median = statistics.median(times[name])
+        nearest = min(range(iters), key=lambda i: abs(times[name][i] - median))
+        r = {"ms_per_key_frame": 1000 * median / batch,
              "ms_per_key_frame_min": 1000 * min(times[name]) / batch,
-             "calls_s": times[name]}
-        parts = _time_parts(subject.parts, subject.call, device)
-        r["split_ms"] = {k: v / batch for k, v in parts.items()}
+             "calls_s": times[name],
+             "split_ms": splits[name][nearest] if splits[name] else {},
+             "split_calls_ms": splits[name]}
         r.update(subject.info)
         if device.type == "cuda":
             r["peak_memory_mib"] = peak[name] / 2 ** 20
@@ -187,12 +205,16 @@ def format_result(result: Dict) -> str:
     mode = (f"{result['precision']}, BN folded {result['fold_bn']}, channels-last "
             f"{result['channels_last']}, compile {result['compile']}")
     r = result["woo"]
-    gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
+    gflops = f"{r['gflops']:.3g}" if r["gflops"] is not None else "-"
+    threads = result["threads"]
     lines = [f"{result['config']}: {result['num_frames']}x{h}x{w}, batch {result['batch']}, "
-             f"{result['device']} ({result['threads']} threads), {mode}",
+             f"{result['device']} ({threads} thread{'s' if threads != 1 else ''}), {mode}",
              "| ms per key frame (median) | best of the calls | GFLOPs |", "|---|---|---|",
-             f"| {r['ms_per_key_frame']:.1f} | {r['ms_per_key_frame_min']:.1f} | {gflops} |",
-             "split (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in r["split_ms"].items())]
+             f"| {r['ms_per_key_frame']:.1f} | {r['ms_per_key_frame_min']:.1f} | {gflops} |"]
+    if r["split_ms"]:
+        lines.append("split of the median call (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in r["split_ms"].items()))
+    else:
+        lines.append("no split: a compiled model runs no module hooks")
     if "peak_memory_mib" in r:
         lines.append(f"peak memory {r['peak_memory_mib']:.0f} MiB")
     return "\n".join(lines)

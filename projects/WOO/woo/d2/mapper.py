@@ -13,7 +13,9 @@ class ClipDatasetMapper:
     """Key-frame record -> detectron2 model input, for ``build_detection_{train,test}_loader``.
 
     Delegates decoding, resizing and flipping to ``woo train``'s
-    :class:`woo.data.mapper.ClipMapper` (so ``INPUT.KEY_FRAME_ONLY`` holds here too) and puts the ground truth in detectron2's place: in
+    :class:`woo.data.mapper.ClipMapper` (so ``INPUT.KEY_FRAME_ONLY`` holds here too, and the clip's
+    channels follow ``INPUT.FORMAT``, "RGB" or "BGR", as in detectron2's ``DatasetMapper``) and puts
+    the ground truth in detectron2's place: in
     training an ``instances`` field (``Instances`` of the clip size with
     ``gt_boxes`` (K, 4) pixels and ``gt_actions`` (K, C) multi-hot); at test
     time, like detectron2's ``DatasetMapper``, no ground truth.

@@ -9,6 +9,7 @@ from woo.formats.boxes import boxes_to_pixels
 from .clip_sampling import clip_frame_indices
 from .frames import decode_reduction, read_frames
 from .transforms import (
+    check_input_format,
     hflip_boxes,
     hflip_clip,
     resized_shape,
@@ -21,7 +22,8 @@ __all__ = ["ClipMapper"]
 class ClipMapper:
     """Turn a key-frame record into the model's input dict.
 
-    Input: a record of :mod:`woo.data.records`. Output: ``clip`` (3, T, H, W) uint8 RGB,
+    Input: a record of :mod:`woo.data.records`. Output: ``clip`` (3, T, H, W) uint8, channels in
+    the order ``image_format`` names (``INPUT.FORMAT``: "RGB", or "BGR" as detectron2's ``DatasetMapper``),
     ``image_size`` (H, W), ``height``/``width`` (original), ``video_id``, ``timestamp``,
     ``gt_boxes`` (K, 4) float32 pixels of the resized clip, ``gt_actions`` (K, C) float32.
 
@@ -44,6 +46,7 @@ class ClipMapper:
         min_size_sampling: str = "choice",
         random_flip: bool = False,
         key_frame_only: bool = False,
+        image_format: str = "RGB",
     ):
         """
         Args:
@@ -55,6 +58,7 @@ class ClipMapper:
             min_size_sampling: "range" or "choice" (training only).
             random_flip: flip half of the training clips left-right.
             key_frame_only: ablation without motion: every frame of the clip is the key frame.
+            image_format: channel order of the clip, "RGB" or "BGR" (``INPUT.FORMAT``).
         """
         self.is_train = is_train
         self.num_frames = int(num_frames)
@@ -64,6 +68,7 @@ class ClipMapper:
         self.min_size_sampling = min_size_sampling if is_train else "choice"
         self.random_flip = bool(random_flip) and is_train
         self.key_frame_only = bool(key_frame_only)
+        self.image_format = check_input_format(image_format)
         if not is_train and len(self.min_size) != 1:
             raise ValueError(f"test-time min_size must be one size, got {self.min_size}")
 
@@ -80,13 +85,12 @@ class ClipMapper:
             )
         else:
             size_args = dict(min_size=(cfg.INPUT.MIN_SIZE_TEST,), max_size=cfg.INPUT.MAX_SIZE_TEST)
-        if cfg.INPUT.FORMAT != "RGB":
-            raise ValueError(f"INPUT.FORMAT must be 'RGB', got {cfg.INPUT.FORMAT!r}")
         return cls(
             is_train,
             num_frames=cfg.INPUT.NUM_FRAMES,
             sampling_rate=cfg.INPUT.SAMPLING_RATE,
             key_frame_only=cfg.INPUT.KEY_FRAME_ONLY,
+            image_format=cfg.INPUT.FORMAT,
             **size_args,
         )
 
@@ -109,7 +113,10 @@ class ClipMapper:
         if self.random_flip and bool(torch.rand(()) < 0.5):
             frames = hflip_clip(frames)
             boxes = hflip_boxes(boxes, 1.0)
-        clip = torch.from_numpy(frames).permute(3, 0, 1, 2).contiguous()  # (T,H,W,3) -> (3,T,H,W)
+        clip = torch.from_numpy(frames).permute(3, 0, 1, 2)  # (T,H,W,3) RGB -> (3,T,H,W)
+        if self.image_format == "BGR":
+            clip = clip.flip(0)
+        clip = clip.contiguous()
         return {
             "clip": clip,
             "image_size": (new_h, new_w),

@@ -9,7 +9,18 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["sample_short_side", "resized_shape", "resize_frame", "resize_clip", "hflip_clip", "hflip_boxes"]
+__all__ = ["INPUT_FORMATS", "check_input_format", "sample_short_side", "resized_shape", "resize_frame", "resize_clip",
+           "hflip_clip", "hflip_boxes"]
+
+# Channel orders a model may take (``INPUT.FORMAT``, as in detectron2); frames are decoded as RGB.
+INPUT_FORMATS = ("RGB", "BGR")
+
+
+def check_input_format(value: str) -> str:
+    """``INPUT.FORMAT`` checked: "RGB" or "BGR" (detectron2's default; ``MODEL.PIXEL_MEAN`` follows it)."""
+    if value not in INPUT_FORMATS:
+        raise ValueError(f"INPUT.FORMAT must be one of {INPUT_FORMATS}, got {value!r}")
+    return value
 
 
 def sample_short_side(sizes: Sequence[int], sampling: str, generator: torch.Generator = None) -> int:

@@ -2,8 +2,9 @@
 
 Every process runs the model on its shard of the split; predictions are
 converted to the evaluation contract (normalized boxes, per-class scores),
-gathered on rank 0, scored with :func:`woo.evaluation.evaluate_predictions`
-and written as an AVA detection CSV.
+gathered on rank 0, rounded as an AVA detection CSV holds them, written as
+one and scored with :func:`woo.evaluation.evaluate_predictions`: ``woo ava-eval``
+on the written ``detections.csv`` gives the same figures to the last digit.
 """
 import logging
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from woo.data.ava_dataset import AVASplit
-from woo.evaluation.detections import write_detections_csv
+from woo.evaluation.detections import round_as_written, write_detections_csv
 from woo.evaluation.evaluate import evaluate_predictions
 from woo.formats.boxes import boxes_to_unit
 from woo.formats.eval_details import save_details
@@ -99,6 +100,8 @@ class AVAEvaluator:
                 if key not in seen:
                     seen.add(key)
                     predictions.append(pred)
+        # What is scored is what detections.csv holds, so `woo ava-eval` on it gives these figures exactly.
+        predictions = round_as_written(predictions)
         split = self.split
         if self.output_dir:
             os.makedirs(self.output_dir, exist_ok=True)
@@ -108,7 +111,8 @@ class AVAEvaluator:
             logger.info(f"Evaluated {len(predictions)} key frames, {detected} of them with at least one detection; "
                         f"wrote their detections to {csv_path}")
         result = evaluate_predictions(
-            predictions, split.annotations, split.eval_label_map, split.exclusions, keep_details=True
+            predictions, split.annotations, split.eval_label_map, split.exclusions, keep_details=True,
+            empty_key_frames=split.all_key_frames,
         )
         result["num_key_frames"] = len(predictions)
         # AVA's 60-class evaluation list has no label_type; its 80-class training list has.

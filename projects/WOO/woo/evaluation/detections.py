@@ -6,10 +6,13 @@ import numpy as np
 from woo.formats.atomic import atomic_write
 from woo.formats.ava_box_csv import AVABoxRows
 
-__all__ = ["predictions_to_rows", "write_detections_csv"]
+__all__ = ["COORD_DECIMALS", "SCORE_DECIMALS", "predictions_to_rows", "round_as_written", "write_detections_csv"]
 
 # Rows written per block; bounds the memory of the vectorized formatting.
 _BLOCK_BOXES = 4096
+# Decimals of a detection CSV: normalized coordinates and scores.
+COORD_DECIMALS = 3
+SCORE_DECIMALS = 6
 
 
 def _check(index: int, pred: Dict):
@@ -70,8 +73,37 @@ def predictions_to_rows(predictions: Sequence[Dict], class_whitelist: Iterable[i
     )
 
 
-def write_detections_csv(path: str, predictions: Sequence[Dict], coord_decimals: int = 3,
-                         score_decimals: int = 6) -> None:
+def round_as_written(predictions: Sequence[Dict], coord_decimals: int = COORD_DECIMALS,
+                     score_decimals: int = SCORE_DECIMALS) -> List[Dict]:
+    """The predictions with boxes and scores as a detection CSV holds them, read back.
+
+    Each value becomes the float64 that reading its ``f"{v:.{decimals}f}"`` text gives
+    (what :func:`write_detections_csv` writes and :func:`woo.formats.ava_box_csv.read_box_csv`
+    reads), so evaluating the rounded predictions equals evaluating the written file, to the
+    last digit. Other keys are kept; the input is not modified.
+    """
+    rounded = []
+    for i, pred in enumerate(predictions):
+        boxes, scores = _check(i, pred)
+        rounded.append({**pred, "boxes": _read_back(boxes, coord_decimals),
+                        "scores": _read_back(scores, score_decimals)})
+    return rounded
+
+
+def _read_back(values: np.ndarray, decimals: int) -> np.ndarray:
+    """float64 of ``f"{v:.{decimals}f}"`` for each value, as a CSV reader parses it (units / 10**decimals,
+    one correctly rounded division, the same double as ``float(text)``)."""
+    flat = values.ravel()
+    units, simple = _decimal_units(flat, decimals)
+    out = units / float(10 ** decimals)
+    other = np.flatnonzero(~simple)
+    if len(other):
+        out[other] = [float(f"{v:.{decimals}f}") for v in flat[other].tolist()]
+    return out.reshape(values.shape)
+
+
+def write_detections_csv(path: str, predictions: Sequence[Dict], coord_decimals: int = COORD_DECIMALS,
+                         score_decimals: int = SCORE_DECIMALS) -> None:
     """Write predictions as an AVA detection CSV, one row per box and class.
 
     Rows are ``video_id,timestamp,x1,y1,x2,y2,action_id,score`` with the
@@ -123,6 +155,19 @@ def _as_grid(text: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1)
 
 
+def _decimal_units(values: np.ndarray, decimals: int):
+    """``(units, simple)``: ``units`` (int64) is ``round(v * 10**decimals)`` as Python's exact
+    decimal rounding gives it where ``simple``; elsewhere (see :func:`_fixed_point`) 0."""
+    scale = 10 ** decimals
+    with np.errstate(invalid="ignore"):
+        scaled = values * scale
+        units = np.rint(scaled)
+        # The product's error is below 2**-20 of a unit for v < 10 and decimals <= 9.
+        near_half = np.abs(np.abs(scaled - units) - 0.5) < 2.0 ** -20
+        simple = ~np.signbit(values) & (units < 10 * scale) & ~near_half & (decimals <= 9)
+    return np.where(simple, units, 0).astype(np.int64), simple
+
+
 def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
     """``f"{v:.{decimals}f}"`` as an ``S`` array, exactly; vectorized for values in [0, 10).
 
@@ -132,14 +177,7 @@ def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
     keeps its sign), non-finite values and values from 10 on go through
     Python's formatting.
     """
-    scale = 10 ** decimals
-    with np.errstate(invalid="ignore"):
-        scaled = values * scale
-        units = np.rint(scaled)
-        # The product's error is below 2**-20 of a unit for v < 10 and decimals <= 9.
-        near_half = np.abs(np.abs(scaled - units) - 0.5) < 2.0 ** -20
-        simple = ~np.signbit(values) & (units < 10 * scale) & ~near_half & (decimals <= 9)
-    units = np.where(simple, units, 0).astype(np.int64)
+    units, simple = _decimal_units(values, decimals)
     digits = units[:, None] // (10 ** np.arange(decimals, -1, -1)) % 10  # integer digit, then decimals
     grid = np.empty((len(values), decimals + 2), dtype=np.uint8)
     grid[:, 0] = digits[:, 0] + ord("0")

@@ -64,7 +64,7 @@ def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: O
 
 def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labelmap: str,
                          exclusions: Optional[str] = None, protocols: Sequence[str] = PROTOCOLS,
-                         keep_details: bool = False) -> Dict:
+                         keep_details: bool = False, empty_key_frames: bool = False) -> Dict:
     """Frame-mAP@0.5 of in-memory predictions, under both protocols by default.
 
     The result equals :func:`evaluate_csv` on the file
@@ -78,6 +78,8 @@ def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labe
         groundtruth_csv, labelmap, exclusions: as in :func:`evaluate_csv`.
         protocols: the protocols to compute.
         keep_details: as in :func:`evaluate_csv`.
+        empty_key_frames: the split has key frames without actors by design (the synthetic
+            set): detections there are expected and only logged, not warned about.
 
     Returns:
         The entries of :data:`METRIC_NAMES` of each protocol (and ``"details"``).
@@ -89,13 +91,17 @@ def evaluate_predictions(predictions: Sequence[Dict], groundtruth_csv: str, labe
         raise ValueError(f"predictions: {len(bad)} action scores are not finite (NaN or infinite), the first "
                          f"of key frame {rows.keys[rows.key[bad[0]]]}")
     return evaluate_rows(rows, groundtruth_csv, categories, class_ids, exclusions, source="predictions",
-                         protocols=protocols, keep_details=keep_details)
+                         protocols=protocols, keep_details=keep_details, empty_key_frames=empty_key_frames)
 
 
 def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_ids,
                   exclusions: Optional[str] = None, source: str = "detections",
-                  protocols: Sequence[str] = PROTOCOLS, keep_details: bool = False) -> Dict:
+                  protocols: Sequence[str] = PROTOCOLS, keep_details: bool = False,
+                  empty_key_frames: bool = False) -> Dict:
     """Frame-mAP@0.5 of detection rows against a ground-truth CSV; logs what was left out.
+
+    Key frames with detections and no ground truth are warned about, unless
+    ``empty_key_frames`` says the split has key frames without actors by design (then logged).
 
     Returns:
         The entries of :data:`METRIC_NAMES` of each protocol in ``protocols``, and
@@ -126,9 +132,14 @@ def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_id
         details[protocol] = scored["details"]
     if keep_details:
         result["details"] = details
-    if len(detections.key) and scored["num_unmatched_frames"]:
+    unmatched = scored["num_unmatched_frames"]
+    if len(detections.key) and unmatched and empty_key_frames:
+        logger.info("%s: %d key frames without actors (the split has them by design) have detections; they "
+                    "count as false positives", source, unmatched)
+    elif len(detections.key) and unmatched:
         logger.warning("%s: %d key frames with detections have no ground truth; their detections count as "
-                       "false positives", source, scored["num_unmatched_frames"])
+                       "false positives (expected only where the split has key frames without actors, as the "
+                       "synthetic set's empty key frames)", source, unmatched)
     return result
 
 

@@ -1,7 +1,7 @@
 """A WOO model as an ONNX or TorchScript graph (``woo export``).
 
-The graph takes one clip ``(1, 3, T, H, W)``, 0..255 RGB float, at the size it
-was exported for, and returns ``boxes`` (P, 4) in pixels, ``scores`` (P,) actor
+The graph takes one clip ``(1, 3, T, H, W)``, 0..255 float in ``INPUT.FORMAT``'s
+channel order (RGB in the shipped configs), at the size it was exported for, and returns ``boxes`` (P, 4) in pixels, ``scores`` (P,) actor
 scores and ``actions`` (P, C) action scores for all P proposals, best actor
 first; thresholding is left to the caller. Shapes are static (see the README);
 the graph is fp32 with BatchNorm folded into the convolutions.
@@ -12,18 +12,41 @@ from typing import Tuple
 import torch
 from torch import nn
 
+from woo.data.synthetic import SyntheticConfig
+from woo.data.synthetic_jhmdb import JHMDBSyntheticConfig
+from woo.data.transforms import resized_shape
 from woo.modeling import build_model
 from woo.modeling.traceable import ClipToTensors
 from woo.runtime.checkpoint import WooCheckpointer
 from woo.runtime.inference_modes import optimize_for_inference
 
-__all__ = ["FORMATS", "ONNX_OPSET", "ExportableWOO", "build_exportable", "export_model"]
+__all__ = ["FORMATS", "ONNX_OPSET", "ExportableWOO", "build_exportable", "default_input_size", "export_model"]
 
 FORMATS = ("onnx", "torchscript")
 # RoIAlign with aligned=True needs opset 16; 17 adds LayerNormalization.
 ONNX_OPSET = 17
 INPUT_NAMES = ["clip"]
 OUTPUT_NAMES = ["boxes", "scores", "actions"]
+
+
+def _frame_size(dataset: str) -> Tuple[int, int]:
+    """(H, W) of a dataset's frames, without reading them: the synthetic sets' generator size,
+    JHMDB-21's and UCF101-24's 240 x 320, and otherwise AVA's usual 16:9 (360 x 640)."""
+    for prefix, config in (("woo_synthetic_jhmdb", JHMDBSyntheticConfig), ("woo_synthetic", SyntheticConfig)):
+        if dataset.startswith(prefix):
+            return config().height, config().width
+    if dataset.startswith(("jhmdb", "ucf")):
+        return 240, 320
+    return 360, 640
+
+
+def default_input_size(cfg) -> Tuple[int, int]:
+    """(H, W) the model of ``cfg`` sees its dataset's frames at: the frames of its first test
+    (else training) dataset resized by ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST`` (WOO_Tiny:
+    120 x 160; AVA: 256 x 455)."""
+    datasets = tuple(cfg.DATASETS.TEST) or tuple(cfg.DATASETS.TRAIN)
+    height, width = _frame_size(datasets[0] if datasets else "")
+    return resized_shape(height, width, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
 
 
 class ExportableWOO(nn.Module):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from woo.data.catalog import class_names
-from woo.data.transforms import resize_clip, resized_shape
+from woo.data.transforms import check_input_format, resize_clip, resized_shape
 from woo.formats.boxes import rescale_boxes
 from woo.modeling import WOO, build_model
 from woo.modeling.meta_arch import detection_scores
@@ -144,6 +144,7 @@ class VideoPredictor:
         self.num_frames = cfg.INPUT.NUM_FRAMES
         self.sampling_rate = cfg.INPUT.SAMPLING_RATE
         self.min_size, self.max_size = cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
+        self.image_format = check_input_format(cfg.INPUT.FORMAT)  # the model's channel order
         self.action_score = cfg.MODEL.WOO.ACTION_SCORE
         self.class_names = list(class_names) if class_names is not None else class_names_of(cfg)
         if len(self.class_names) != cfg.MODEL.WOO.NUM_ACTIONS:
@@ -159,7 +160,8 @@ class VideoPredictor:
         """Run the model on a batch of sampled clips.
 
         Args:
-            clips: (N, 3, T, H, W) uint8 or float 0..255 RGB.
+            clips: (N, 3, T, H, W) uint8 or float 0..255 RGB (given to the model in
+                ``INPUT.FORMAT``'s channel order).
             input_size: (H0, W0) of the original frames when the clips were
                 already resized to :meth:`test_size` of it; boxes come back in
                 its pixels. Default: the clips' own size (resized here as at test time).
@@ -180,6 +182,8 @@ class VideoPredictor:
             # The test-time resize itself, frame by frame: (N, 3, T, H, W) -> (N, T, H, W, 3) and back.
             frames = clips.permute(0, 2, 3, 4, 1).cpu().numpy()
             clips = torch.from_numpy(np.stack([resize_clip(f, size) for f in frames])).permute(0, 4, 1, 2, 3)
+        if self.image_format == "BGR":
+            clips = clips.flip(1)
         inputs = [{"clip": clip, "image_size": size} for clip in clips]
         start = time.perf_counter()
         with torch.inference_mode(), autocast_context(self.precision, self.device.type):
