@@ -109,7 +109,8 @@ def test_fold_needs_eval_mode_and_skips_a_conv_read_twice():
 
 def test_bf16_weights_stored_in_bf16_give_what_autocast_gives_and_keys_switch_modes_off():
     cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.FOLD_BN", False,
-                       "MODEL.INFERENCE.CHANNELS_LAST", "off", "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+                       "MODEL.INFERENCE.CHANNELS_LAST", "off", "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4,
+                       "MODEL.INFERENCE.HEADS_PRECISION", "same")
     model = _model_with_nontrivial_bn(cfg).eval()
     clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 255
     ref = _run(model, clip, precision="bf16")  # autocast casting fp32 weights on the fly
@@ -139,3 +140,35 @@ def test_channels_last_auto_is_on_for_reduced_precision_only():
     assert convs and not any(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
     with pytest.raises(ValueError, match="MODEL.INFERENCE.CHANNELS_LAST"):
         use_channels_last(_instant_cfg("MODEL.INFERENCE.CHANNELS_LAST", "yes"))
+
+
+def test_heads_in_float32_under_a_bf16_backbone():
+    """HEADS_PRECISION "fp32" (the default): the backbone in bf16, the ROI heads in float32
+    with autocast off and float32 weights, on the backbone's features cast to float32."""
+    cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16", "MODEL.INFERENCE.FOLD_BN", False,
+                       "MODEL.INFERENCE.CHANNELS_LAST", "off", "MODEL.WOO.MIN_DETECTIONS_PER_CLIP", 4)
+    assert cfg.MODEL.INFERENCE.HEADS_PRECISION == "fp32"
+    model = _model_with_nontrivial_bn(cfg).eval()
+    clip = torch.rand(3, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 255
+    inputs = [{"clip": clip, "image_size": tuple(clip.shape[-2:])}]
+    with torch.inference_mode():
+        with autocast_context("bf16", "cpu"):
+            clips, sizes = model.preprocess(inputs)
+            features = model.backbone(clips)
+        assert features["p2"].dtype == torch.bfloat16
+        heads_out = model.roi_heads({k: v.float() for k, v in features.items()}, sizes, tuple(clips.shape[-2:]))
+        ref = model.inference(*heads_out, sizes)[0]
+    prepared = optimize_for_inference(model, cfg)
+    assert prepared.roi_heads.float32_inference and not model.roi_heads.float32_inference
+    assert all(p.dtype == torch.float32 for p in prepared.roi_heads.parameters())
+    assert all(m.weight.dtype == torch.bfloat16 for m in prepared.backbone.modules() if isinstance(m, nn.Conv3d))
+    out = _run(prepared, clip, precision="bf16")
+    for key in ("boxes", "scores", "actions"):
+        assert torch.equal(out[key], ref[key])
+    same = optimize_for_inference(model, _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16",
+                                                      "MODEL.INFERENCE.HEADS_PRECISION", "same"))
+    assert not same.roi_heads.float32_inference
+    assert same.roi_heads.action_head.classifier.weight.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="MODEL.INFERENCE.HEADS_PRECISION"):
+        optimize_for_inference(model, _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16",
+                                                   "MODEL.INFERENCE.HEADS_PRECISION", "fp64"))
