@@ -172,3 +172,26 @@ def test_heads_in_float32_under_a_bf16_backbone():
     with pytest.raises(ValueError, match="MODEL.INFERENCE.HEADS_PRECISION"):
         optimize_for_inference(model, _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16",
                                                    "MODEL.INFERENCE.HEADS_PRECISION", "fp64"))
+
+
+def test_clips_normalized_and_padded_into_channels_last_are_the_same_batch():
+    model = build_model(_instant_cfg()).eval()
+    g = torch.Generator().manual_seed(5)
+    clips = [torch.rand(3, 4, 60, 90, generator=g) * 255, torch.rand(3, 4, 64, 70, generator=g) * 255]
+    for batch in ([clips[0]], clips, [clips[1][..., :64]]):
+        inputs = [{"clip": c} for c in batch]
+        height = -(-max(c.shape[2] for c in batch) // 32) * 32
+        width = -(-max(c.shape[3] for c in batch) // 32) * 32
+        expected = torch.stack([nn.functional.pad((c - model.pixel_mean) / model.pixel_std,
+                                                  (0, width - c.shape[3], 0, height - c.shape[2]))
+                                for c in batch])
+        model.channels_last_input = False
+        plain, sizes = model.preprocess(inputs)
+        model.channels_last_input = True
+        last, _ = model.preprocess(inputs)
+        assert torch.equal(plain, expected) and torch.equal(last, expected)
+        assert sizes.tolist() == [list(c.shape[-2:]) for c in batch]
+        if len(batch) == 1:  # one clip: written channels-last, no copy left for the backbone
+            assert last.is_contiguous(memory_format=torch.channels_last_3d)
+    prepared = optimize_for_inference(model, _instant_cfg("MODEL.INFERENCE.CHANNELS_LAST", "on"))
+    assert prepared.channels_last_input

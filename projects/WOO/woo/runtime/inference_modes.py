@@ -270,6 +270,8 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
         logger.debug("optimize_for_inference: folded %d BatchNorms", num)
     if use_channels_last(cfg):
         to_channels_last(model, [getattr(model, "backbone", model)])
+        if hasattr(model, "channels_last_input"):
+            model.channels_last_input = True  # WOO normalizes its clips into that layout
     float32_heads = _float32_heads(model, cfg)
     cast_autocast_weights(model, inf.PRECISION, keep=float32_heads)
     for head in float32_heads:
