@@ -93,12 +93,13 @@ class ActionHead(nn.Module):
         """A 1x1(x1) convolution ``proj`` of ``x`` (N, C, ...) as a linear layer on its
         channels-last view: (N, ..., d). The same product; a matrix multiply is the fast
         kernel on the CPU, in fp32 and in bf16, where convolutions of this shape were not."""
-        return F.linear(x.movedim(1, -1), proj.weight.flatten(1), proj.bias)
+        # permute with explicit dims, not movedim: ONNX's Transpose takes no negative dims
+        return F.linear(x.permute(0, *range(2, x.dim()), 1), proj.weight.flatten(1), proj.bias)
 
     def spatial_tokens(self, res5: List[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
         """res5 [(N, C_p, T_p, H, W)], boxes (N, P, 4) -> (N * P, S * S, d)."""
         fmap = self._project(self.spatial_proj, torch.cat([x.mean(dim=2) for x in res5], dim=1))
-        fmap = fmap.movedim(-1, 1).float().contiguous()  # (N, d, H, W), as RoIAlign reads it
+        fmap = fmap.permute(0, 3, 1, 2).float().contiguous()  # (N, d, H, W), as RoIAlign reads it
         rois = roi_align(fmap, list(boxes.unbind(0)), self.resolution, self.spatial_scale,
                          sampling_ratio=2, aligned=True)  # (N * P, d, S, S)
         return rois.flatten(2).transpose(1, 2)
