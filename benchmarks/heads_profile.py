@@ -16,10 +16,9 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from latency import MODES, command_line
+from latency import MODES, command_line, median_spread, write_result
 
 from woo.config import get_cfg
-from woo.formats.json_io import write_json
 from woo.modeling import build_model
 from woo.runtime.inference_modes import autocast_context, cpu_has_fast_bf16, optimize_for_inference
 
@@ -98,14 +97,12 @@ def main() -> int:
                      "share": e.self_cpu_time_total / total} for e in ops[:args.rows]]}
     print("\n| mode | heads ms, median (min-max) |\n|---|---|")
     for mode, r in result["modes"].items():
-        print(f"| {mode} | {r['ms_median']:.0f} ({min(r['ms']):.0f}-{max(r['ms']):.0f}) |")
+        print(f"| {mode} | {median_spread(r['ms'])} |")
     for mode, r in result["modes"].items():
         print(f"\n{mode}: top ops by self CPU time (one profiled call)\n| op | calls | ms | share |\n|---|---|---|---|")
         for op in r["ops"]:
             print(f"| {op['name']} | {op['calls']} | {op['self_ms']:.1f} | {100 * op['share']:.1f}% |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    write_json(args.out, result)
-    print(f"Wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

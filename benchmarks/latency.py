@@ -211,6 +211,13 @@ def table(timings: dict) -> list:
     return rows
 
 
+def write_result(path: str, result: dict) -> None:
+    """Write ``result`` as JSON to ``path`` (its folder made if missing) and say so."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_json(path, result)
+    print(f"Wrote {path}")
+
+
 def command_line() -> str:
     """This run's command, with the thread variables that change its timings."""
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ)
@@ -271,9 +278,7 @@ def main() -> int:
     for mode, value in result["frame_map"].items():
         print(f"WOO_Tiny synthetic val frame-mAP@0.5, {mode}: {value:.4f}")
     print("\n".join(result["targets"]))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    write_json(args.out, result)
-    print(f"Wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 
