@@ -243,3 +243,23 @@ def test_every_inference_mode_keeps_the_synthetic_frame_map(trained, woo_dataset
             for (box, score), (box_m, score_m) in zip(sorted(rows), sorted(detections[mode][key])):
                 assert max(abs(a - b) for a, b in zip(box, box_m)) <= box_tol, (mode, key, box, box_m)
                 assert abs(score - score_m) <= score_tol, (mode, key, score, score_m)
+
+
+def test_bf16_on_a_cpu_without_bf16_hardware_warns_once(monkeypatch, caplog):
+    from woo.runtime import inference_modes
+
+    cfg = _instant_cfg("MODEL.INFERENCE.PRECISION", "bf16")
+    monkeypatch.setattr(inference_modes, "cpu_has_fast_bf16", lambda: False)
+    inference_modes._warn_emulated_bf16.cache_clear()
+    with caplog.at_level("WARNING", logger="woo.runtime.inference_modes"):
+        optimize_for_inference(nn.Linear(2, 2), cfg)
+        optimize_for_inference(nn.Linear(2, 2), cfg)
+    assert [r.getMessage() for r in caplog.records].count(
+        "MODEL.INFERENCE.PRECISION bf16 on a CPU without AVX512-BF16 or AMX: bf16 is emulated there "
+        "and much slower than fp32") == 1
+    monkeypatch.setattr(inference_modes, "cpu_has_fast_bf16", lambda: True)
+    inference_modes._warn_emulated_bf16.cache_clear()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="woo.runtime.inference_modes"):
+        optimize_for_inference(nn.Linear(2, 2), cfg)
+    assert not caplog.records

@@ -12,6 +12,7 @@ being trained: folding BatchNorm into the convolutions would otherwise
 destroy the running statistics and the BN parameters that training updates.
 """
 import copy
+import functools
 import logging
 from collections import Counter
 from contextlib import nullcontext
@@ -66,6 +67,13 @@ def cpu_has_fast_bf16() -> bool:
     oneDNN emulates bf16 and a bf16 model is many times slower than in fp32."""
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return any(check() for check in checks if check is not None)
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_emulated_bf16() -> None:
+    """Once a process (periodic evaluation prepares a model many times)."""
+    logger.warning("MODEL.INFERENCE.PRECISION bf16 on a CPU without AVX512-BF16 or AMX: bf16 is "
+                   "emulated there and much slower than fp32")
 
 
 def _has_batch_norm(module: nn.Module) -> bool:
@@ -256,8 +264,7 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
     device_type = torch.device(cfg.MODEL.DEVICE).type
     autocast_context(inf.PRECISION, device_type)  # validates
     if inf.PRECISION == "bf16" and device_type == "cpu" and not cpu_has_fast_bf16():
-        logger.warning("MODEL.INFERENCE.PRECISION bf16 on a CPU without AVX512-BF16 or AMX: bf16 is "
-                       "emulated there and much slower than fp32")
+        _warn_emulated_bf16()
     model = getattr(model, "module", model) if isinstance(
         model, nn.parallel.DistributedDataParallel) else model
     if not inplace:
