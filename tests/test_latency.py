@@ -16,6 +16,35 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 from two_stage import TwoStagePipeline, prepare_two_stage  # noqa: E402  (benchmark code, not the package)
 
 
+@pytest.fixture(scope="module")
+def instant_cfg():
+    cfg = get_cfg()
+    cfg.merge_from_file(INSTANT)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def two_stage_pipeline(instant_cfg):
+    """The two-stage pipeline on the Instant config at 64x96, K = 3, built once for the
+    module (Faster R-CNN R50-FPN and a SlowFast R50 take seconds to build)."""
+    torch.manual_seed(0)
+    return TwoStagePipeline(**TwoStagePipeline.from_config(instant_cfg, image_size=(64, 96), num_boxes=3))
+
+
+@pytest.fixture(scope="module")
+def bf16_cfg(instant_cfg):
+    cfg = instant_cfg.clone()
+    cfg.MODEL.INFERENCE.PRECISION = "bf16"
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def two_stage_at_input_size(bf16_cfg):
+    """The two-stage pipeline prepared for timing in bf16 with the detector at the input
+    size (K = 5), built once for the module."""
+    return prepare_two_stage(bf16_cfg, num_boxes=5, detector_min_size=0, height=64, width=96, batch=1, flops=True)
+
+
 def test_latency_command_reports_woo_and_its_parts(tmp_path, capsys):
     out = tmp_path / "latency.json"
     rc = woo_main(["latency", "--config-file", INSTANT, "--input-size", "64", "96",
@@ -41,13 +70,9 @@ def test_latency_command_reports_woo_and_its_parts(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_two_stage_benchmark_times_beside_woo():
-    cfg = get_cfg()
-    cfg.merge_from_file(INSTANT)
-    cfg.MODEL.INFERENCE.PRECISION = "bf16"
-    common = dict(height=64, width=96, batch=1, flops=True)
-    subjects = {"woo": prepare_woo(cfg, **common),
-                "two_stage": prepare_two_stage(cfg, num_boxes=5, detector_min_size=0, **common)}
+def test_two_stage_benchmark_times_beside_woo(bf16_cfg, two_stage_at_input_size):
+    subjects = {"woo": prepare_woo(bf16_cfg, height=64, width=96, batch=1, flops=True),
+                "two_stage": two_stage_at_input_size}
     result = measure(subjects, device=torch.device("cpu"), batch=1, warmup=0, iters=2)
     woo, two = result["woo"], result["two_stage"]
     assert len(woo["calls_s"]) == 2 and len(two["calls_s"]) == 2
@@ -64,11 +89,8 @@ def test_latency_rejects_bad_arguments():
 
 
 @pytest.mark.slow
-def test_two_stage_keeps_k_person_boxes_padded_with_the_frame():
-    cfg = get_cfg()
-    cfg.merge_from_file(INSTANT)
-    torch.manual_seed(0)
-    pipeline = TwoStagePipeline(**TwoStagePipeline.from_config(cfg, image_size=(64, 96), num_boxes=3))
+def test_two_stage_keeps_k_person_boxes_padded_with_the_frame(two_stage_pipeline):
+    pipeline = two_stage_pipeline
     detections = [{"boxes": torch.tensor([[1.0, 2, 3, 4], [5, 6, 7, 8], [9, 9, 10, 10]]),
                    "labels": torch.tensor([1, 3, 1]), "scores": torch.tensor([0.9, 0.8, 0.7])}]
     boxes = pipeline.person_boxes(detections, height=64, width=96)
@@ -79,10 +101,9 @@ def test_two_stage_keeps_k_person_boxes_padded_with_the_frame():
     assert out["boxes"].shape == (2, 3, 4) and out["actions"].shape == (2, 3, 6)
 
 
-def test_two_stage_detector_runs_at_torchvisions_scale_unless_told_otherwise():
-    cfg = get_cfg()
-    cfg.merge_from_file(INSTANT)
-    shipped = TwoStagePipeline.from_config(cfg, image_size=(64, 96))["detector"].transform
+def test_two_stage_detector_runs_at_torchvisions_scale_unless_told_otherwise(instant_cfg, two_stage_pipeline):
+    cfg = instant_cfg
+    shipped = two_stage_pipeline.detector.transform  # the default detector_min_size
     assert (shipped.min_size, shipped.max_size) == ((800,), 1333)
     at_input = TwoStagePipeline.from_config(cfg, image_size=(64, 96), detector_min_size=0)["detector"].transform
     assert (at_input.min_size, at_input.max_size) == ((64,), 96)

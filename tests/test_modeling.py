@@ -186,7 +186,8 @@ def test_action_fusion_uses_the_temporal_branch(fusion):
     """Reversing time keeps the spatial tokens (a time average) and changes only the temporal ones."""
     head, res5, boxes, feats = _fusion_head(fusion)
     with torch.no_grad():
-        assert torch.allclose(head.spatial_tokens(res5, boxes), head.spatial_tokens([res5[0].flip(2)], boxes))
+        # equal up to the order of the float sums
+        torch.testing.assert_close(head.spatial_tokens(res5, boxes), head.spatial_tokens([res5[0].flip(2)], boxes))
         logits = head(res5, boxes, feats)
         reversed_logits = head([res5[0].flip(2)], boxes, feats)
     assert (logits - reversed_logits).abs().max() > 1e-4
@@ -391,3 +392,28 @@ def test_unknown_meta_architecture():
     cfg.MODEL.META_ARCHITECTURE = "DETR"
     with pytest.raises(KeyError, match="DETR"):
         build_model(cfg)
+
+
+def test_action_head_temporal_tokens_are_the_box_mean_of_roi_align_on_every_frame():
+    """SlowFast res5: both pathways projected, the fast one averaged to the slow frames,
+    then each box's aligned RoIAlign on each frame averaged over its bins (torchvision's
+    roi_align as the reference), for boxes inside, across and outside the map."""
+    from torchvision.ops import roi_align
+
+    torch.manual_seed(0)
+    head = ActionHead(in_channels=(6, 3), stride=16, num_frames=2, hidden_dim=4, num_heads=1,
+                      dropout=0.0, dim_feedforward=8, dim_dynamic=2, num_dynamic=2,
+                      pooler_resolution=3, num_actions=2).eval()
+    res5 = [torch.randn(2, 6, 2, 5, 7), torch.randn(2, 3, 8, 5, 7)]
+    boxes = torch.tensor([[[0.0, 0.0, 112.0, 80.0], [10.0, 5.0, 60.0, 70.0], [-40.0, -20.0, 30.0, 20.0]],
+                          [[90.0, 60.0, 150.0, 100.0], [-300.0, -300.0, -200.0, -200.0], [3.0, 4.0, 9.0, 8.0]]])
+    with torch.no_grad():
+        tokens = head.temporal_tokens(res5, boxes)
+        slow = head.temporal_proj[0](res5[0])
+        fast = head.temporal_proj[1](res5[1]).unflatten(2, (2, 4)).mean(dim=3)
+        fmap = slow + fast  # (N, d, T, H, W)
+        for n in range(2):
+            for t in range(2):
+                ref = roi_align(fmap[n, :, t][None], [boxes[n]], 3, 1 / 16, sampling_ratio=2,
+                                aligned=True).mean(dim=(2, 3))
+                torch.testing.assert_close(tokens.view(2, 3, 2, 4)[n, :, t], ref)

@@ -87,3 +87,56 @@ def test_actor_head_pools_aligned():
     boxes = head.initial_boxes(sizes)[0]  # whole frame, s = 128: level 3
     expected = roi_align(features["p3"], [boxes], 3, 1 / 8, sampling_ratio=2, aligned=True)
     assert torch.equal(seen[0], expected)
+
+
+def _boxes_inside_on_and_beyond_the_edges(n, p, height, width, seed):
+    """Boxes of every size, some crossing the map's border or far outside it, and
+    the whole frame: the cases where RoIAlign clamps samples or drops them."""
+    g = torch.Generator().manual_seed(seed)
+    centre = torch.rand(n, p, 2, generator=g) * torch.tensor([width * 1.4, height * 1.4]) - 0.2 * torch.tensor(
+        [width, height])
+    size = torch.rand(n, p, 2, generator=g) * torch.tensor([width, height]) + 1.0
+    boxes = torch.cat([centre - size / 2, centre + size / 2], dim=2)
+    boxes[:, 0] = torch.tensor([0.0, 0.0, width, height])
+    boxes[:, 1] = torch.tensor([-3.0 * width, -2.0 * height, -width, -height])  # wholly outside
+    return boxes
+
+
+@pytest.mark.parametrize("output_size, sampling_ratio, stride", [(7, 2, 32), (3, 1, 16), (2, 3, 8)])
+def test_mean_weights_give_the_bin_mean_of_torchvisions_roi_align(output_size, sampling_ratio, stride):
+    from woo.modeling.pooler import roi_align_mean_weights
+
+    n, p, t, c, h, w = 2, 12, 3, 5, 6, 9
+    g = torch.Generator().manual_seed(4)
+    frames = torch.randn(n, t, c, h, w, generator=g)
+    boxes = _boxes_inside_on_and_beyond_the_edges(n, p, h * stride, w * stride, seed=5)
+    weights = roi_align_mean_weights(boxes, 1.0 / stride, h, w, output_size, sampling_ratio)
+    assert weights.shape == (n, p, h * w)
+    out = torch.einsum("npk,ntck->nptc", weights, frames.flatten(3))
+    for i in range(n):
+        for j in range(t):
+            ref = roi_align(frames[i, j][None], [boxes[i]], output_size, 1.0 / stride,
+                            sampling_ratio=sampling_ratio, aligned=True).mean(dim=(2, 3))
+            torch.testing.assert_close(out[i, :, j], ref, rtol=1e-5, atol=1e-6)
+    assert torch.all(weights[:, 1] == 0)  # a box far outside the map pools nothing
+    torch.testing.assert_close(weights[:, 0].sum(1), torch.ones(n))  # the whole frame: a true mean
+    with pytest.raises(ValueError, match="sampling_ratio > 0"):
+        roi_align_mean_weights(boxes, 1.0 / stride, h, w, output_size, 0)
+
+
+def test_levels_converted_once_pool_under_bf16_autocast_as_in_fp32():
+    """The actor head casts its levels to float32 once; RoIAlign then pools them in
+    float32 under autocast, and the boxes come back in their order."""
+    pooler = FPNRoIAlign(levels=(2, 3, 4, 5), output_size=7, sampling_ratio=2)
+    features = pyramid()
+    boxes = [torch.tensor([box for box, _ in CASES[i::2]]) for i in (0, 1)]
+    ref = pooler(features, boxes)
+    bf16 = [f.to(torch.bfloat16) for f in features]
+    prepared = pooler.prepare(bf16)
+    assert all(f.dtype == torch.float32 and f.is_contiguous() for f in prepared)
+    assert pooler.prepare(features)[0] is features[0]  # float32 NCHW: no copy
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pooler(prepared, boxes)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, pooler([f.float() for f in bf16], boxes), rtol=0, atol=0)
+    torch.testing.assert_close(out, ref, rtol=0.02, atol=0.05)  # bf16 rounding of the features only

@@ -259,6 +259,9 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     # Channels-last 3-D memory format for conv weights and the input clip: "on", "off" or
     # "auto" (on for bf16/fp16, where it is faster; off for fp32, where it was slower on CPU).
     _C.MODEL.INFERENCE.CHANNELS_LAST = "auto"
+    # Arithmetic of the ROI heads (actor and action heads) when PRECISION is bf16/fp16:
+    # "fp32" (autocast off in the heads; their weights stay fp32) or "same" (as PRECISION).
+    _C.MODEL.INFERENCE.HEADS_PRECISION = "fp32"
 
     # Frames sampled per clip for the fastest pathway (SlowOnly: T; SlowFast: T * ALPHA).
     _C.INPUT.NUM_FRAMES = 32

@@ -2,10 +2,12 @@
 from typing import Dict, List, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
 from .interaction import InteractionBlock
+from .pooler import roi_align_mean_weights
 
 __all__ = ["ActionHead", "FUSIONS"]
 
@@ -86,33 +88,44 @@ class ActionHead(nn.Module):
                    pooler_resolution=w.ACTION_POOLER_RESOLUTION, num_actions=w.NUM_ACTIONS,
                    fusion=w.ACTION_FUSION)
 
+    @staticmethod
+    def _project(proj: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """A 1x1(x1) convolution ``proj`` of ``x`` (N, C, ...) as a linear layer on its
+        channels-last view: (N, ..., d). The same product; a matrix multiply is the fast
+        kernel on the CPU, in fp32 and in bf16, where convolutions of this shape were not."""
+        # permute with explicit dims, not movedim: ONNX's Transpose takes no negative dims
+        return F.linear(x.permute(0, *range(2, x.dim()), 1), proj.weight.flatten(1), proj.bias)
+
     def spatial_tokens(self, res5: List[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
         """res5 [(N, C_p, T_p, H, W)], boxes (N, P, 4) -> (N * P, S * S, d)."""
-        fmap = self.spatial_proj(torch.cat([x.mean(dim=2) for x in res5], dim=1))  # (N, d, H, W)
+        fmap = self._project(self.spatial_proj, torch.cat([x.mean(dim=2) for x in res5], dim=1))
+        fmap = fmap.permute(0, 3, 1, 2).float().contiguous()  # (N, d, H, W), as RoIAlign reads it
         rois = roi_align(fmap, list(boxes.unbind(0)), self.resolution, self.spatial_scale,
                          sampling_ratio=2, aligned=True)  # (N * P, d, S, S)
         return rois.flatten(2).transpose(1, 2)
 
     def temporal_tokens(self, res5: List[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
-        """res5 [(N, C_p, T_p, H, W)], boxes (N, P, 4) -> (N * P, T, d)."""
+        """res5 [(N, C_p, T_p, H, W)], boxes (N, P, 4) -> (N * P, T, d).
+
+        Each box's RoIAlign on every frame, averaged over its bins: computed as one
+        matrix product of the frames with the box's averaging weights
+        (:func:`woo.modeling.pooler.roi_align_mean_weights`), in float32.
+        """
         n, p, _ = boxes.shape
         t = self.num_frames
         fmap = 0
         for proj, x in zip(self.temporal_proj, res5):
-            x = proj(x)
-            if x.shape[2] != t:  # the fast pathway's alpha * T frames, averaged to the slow T
+            x = self._project(proj, x)  # (N, T_p, H, W, d)
+            if x.shape[1] != t:  # the fast pathway's alpha * T frames, averaged to the slow T
                 # Mean over each run of alpha frames (adaptive pooling has no ONNX form here).
-                x = x.unflatten(2, (t, -1)).mean(dim=3)
-            fmap = fmap + x  # (N, d, T, H, W)
-        d, h, w = fmap.shape[1], fmap.shape[3], fmap.shape[4]
-        frames = fmap.transpose(1, 2).reshape(n * t, d, h, w)
-        # Frame (clip i, time j) is image i * T + j; every box is pooled on every frame.
-        frame_idx = torch.arange(n * t, device=boxes.device, dtype=boxes.dtype)
-        frame_idx = frame_idx.view(n, t, 1, 1).expand(n, t, p, 1)
-        rois = torch.cat([frame_idx, boxes[:, None].expand(n, t, p, 4)], dim=3).reshape(-1, 5)
-        pooled = roi_align(frames, rois, self.resolution, self.spatial_scale,
-                           sampling_ratio=2, aligned=True).mean(dim=(2, 3))  # (N * T * P, d)
-        return pooled.view(n, t, p, d).permute(0, 2, 1, 3).reshape(n * p, t, d)
+                x = x.unflatten(1, (t, -1)).mean(dim=2)
+            fmap = fmap + x  # (N, T, H, W, d)
+        h, w, d = fmap.shape[2:]
+        weights = roi_align_mean_weights(boxes, self.spatial_scale, h, w, self.resolution, 2)
+        with torch.autocast(boxes.device.type, enabled=False):
+            # (N, 1, P, H * W) @ (N, T, H * W, d) -> (N, T, P, d)
+            pooled = torch.matmul(weights[:, None], fmap.float().reshape(n, t, h * w, d))
+        return pooled.transpose(1, 2).reshape(n * p, t, d)
 
     def forward(self, res5: List[torch.Tensor], boxes: torch.Tensor,
                 actor_features: torch.Tensor) -> torch.Tensor:

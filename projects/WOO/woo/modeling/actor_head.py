@@ -167,6 +167,7 @@ class ActorLocalizationHead(nn.Module):
                 raise ValueError(f"level {name!r} is {tuple(x.shape[-2:])} for a padded input of "
                                  f"{tuple(padded_size)}; a 'p{k}' level has stride {2 ** k}")
         n = image_sizes.shape[0]
+        levels = self.pooler.prepare(levels)  # once for all stages
         boxes = self.initial_boxes(image_sizes)
         proposal_features = self.init_features.weight[None].expand(n, -1, -1)
         outputs = []

@@ -43,6 +43,9 @@ class WOOROIHeads(nn.Module):
         self.action_in_features = tuple(action_in_features)
         self.deep_supervision = deep_supervision
         self.num_actions = action_head.classifier.out_features
+        # Set by woo.runtime.inference_modes (MODEL.INFERENCE.HEADS_PRECISION "fp32"): at
+        # inference the heads run in float32 with autocast off, under a bf16/fp16 backbone.
+        self.float32_inference = False
         # New layers start from Xavier; the learnable proposals from the whole frame.
         for module in (actor_head, action_head):
             for p in module.parameters():
@@ -95,6 +98,13 @@ class WOOROIHeads(nn.Module):
             training: dict of weighted losses. Inference: actor/no-actor logits
             (N, P, 2), boxes (N, P, 4) in pixels, action logits (N, P, C).
         """
+        if self.float32_inference and not self.training:
+            names = self.actor_in_features + self.action_in_features
+            with torch.autocast(image_sizes.device.type, enabled=False):
+                return self._forward({n: features[n].float() for n in names}, image_sizes, padded_size, targets)
+        return self._forward(features, image_sizes, padded_size, targets)
+
+    def _forward(self, features, image_sizes, padded_size, targets):
         stages = self.actor_head({n: features[n] for n in self.actor_in_features}, image_sizes, padded_size)
         final = stages[-1]
         action_logits = self.action_head([features[n] for n in self.action_in_features],

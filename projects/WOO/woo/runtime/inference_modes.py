@@ -12,6 +12,7 @@ being trained: folding BatchNorm into the convolutions would otherwise
 destroy the running statistics and the BN parameters that training updates.
 """
 import copy
+import functools
 import logging
 from collections import Counter
 from contextlib import nullcontext
@@ -23,11 +24,12 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 from torchvision.ops import FrozenBatchNorm2d
 
-__all__ = ["PRECISIONS", "CHANNELS_LAST_MODES", "autocast_context", "optimize_for_inference",
+__all__ = ["PRECISIONS", "CHANNELS_LAST_MODES", "HEADS_PRECISIONS", "autocast_context", "cpu_has_fast_bf16", "optimize_for_inference",
            "use_channels_last", "fold_batch_norms", "to_channels_last", "cast_autocast_weights"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
+HEADS_PRECISIONS = ("fp32", "same")
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,20 @@ def autocast_context(precision: str, device_type: str) -> ContextManager:
         raise ValueError("MODEL.INFERENCE.PRECISION 'fp16' needs a CUDA MODEL.DEVICE; use 'bf16' on CPU")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type, dtype=dtype)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); without them
+    oneDNN emulates bf16 and a bf16 model is many times slower than in fp32."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_emulated_bf16() -> None:
+    """Once a process (periodic evaluation prepares a model many times)."""
+    logger.warning("MODEL.INFERENCE.PRECISION bf16 on a CPU without AVX512-BF16 or AMX: bf16 is "
+                   "emulated there and much slower than fp32")
 
 
 def _has_batch_norm(module: nn.Module) -> bool:
@@ -174,11 +190,12 @@ def to_channels_last(model: nn.Module, input_modules: Sequence[nn.Module]) -> nn
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def cast_autocast_weights(model: nn.Module, precision: str) -> nn.Module:
+def cast_autocast_weights(model: nn.Module, precision: str, keep: Sequence[nn.Module] = ()) -> nn.Module:
     """Store the weights and biases of linear and convolution layers in the autocast dtype
     of ``precision``, in place: autocast casts them to that dtype on every call anyway,
     so results are the same and the per-call copies are saved. The model must then
-    run under :func:`autocast_context` with the same precision.
+    run under :func:`autocast_context` with the same precision. The submodules of
+    ``keep`` (run with autocast off) keep their float32 weights.
 
     Returns:
         ``model``.
@@ -186,7 +203,10 @@ def cast_autocast_weights(model: nn.Module, precision: str) -> nn.Module:
     dtype = _AUTOCAST_DTYPES.get(precision)
     if dtype is None:
         return model
+    kept = {id(m) for k in keep for m in k.modules()}
     for module in model.modules():
+        if id(module) in kept:
+            continue
         if isinstance(module, (nn.Linear,) + _CONVS):
             module.to(dtype)
     return model
@@ -207,6 +227,18 @@ def use_channels_last(cfg) -> bool:
     return mode == "on"
 
 
+def _float32_heads(model: nn.Module, cfg) -> List[nn.Module]:
+    """The heads that ``MODEL.INFERENCE.HEADS_PRECISION`` keeps in float32 (none in fp32)."""
+    inf = cfg.MODEL.INFERENCE
+    if inf.HEADS_PRECISION not in HEADS_PRECISIONS:
+        raise ValueError(f"MODEL.INFERENCE.HEADS_PRECISION must be one of {HEADS_PRECISIONS}, "
+                         f"got {inf.HEADS_PRECISION!r}")
+    heads = getattr(model, "roi_heads", None)
+    if inf.PRECISION == "fp32" or inf.HEADS_PRECISION != "fp32" or not hasattr(heads, "float32_inference"):
+        return []
+    return [heads]
+
+
 def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> nn.Module:
     """Prepare a model for inference as ``cfg.MODEL.INFERENCE`` says; returns the model to call.
 
@@ -214,7 +246,8 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
     (``FOLD_BN``), channels-last conv weights and input clip (``CHANNELS_LAST``, see
     :func:`use_channels_last`),
     linear and conv weights stored in the autocast dtype of a bf16/fp16 ``PRECISION``,
-    ``torch.compile`` (``COMPILE``). Call the result under
+    except in the ROI heads when ``HEADS_PRECISION`` is "fp32" (they then run in float32
+    with autocast off), ``torch.compile`` (``COMPILE``). Call the result under
     ``torch.inference_mode()`` and :func:`autocast_context`.
 
     Args:
@@ -228,7 +261,10 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
         the prepared model (a copy unless ``inplace``).
     """
     inf = cfg.MODEL.INFERENCE
-    autocast_context(inf.PRECISION, torch.device(cfg.MODEL.DEVICE).type)  # validates
+    device_type = torch.device(cfg.MODEL.DEVICE).type
+    autocast_context(inf.PRECISION, device_type)  # validates
+    if inf.PRECISION == "bf16" and device_type == "cpu" and not cpu_has_fast_bf16():
+        _warn_emulated_bf16()
     model = getattr(model, "module", model) if isinstance(
         model, nn.parallel.DistributedDataParallel) else model
     if not inplace:
@@ -241,7 +277,12 @@ def optimize_for_inference(model: nn.Module, cfg, *, inplace: bool = False) -> n
         logger.debug("optimize_for_inference: folded %d BatchNorms", num)
     if use_channels_last(cfg):
         to_channels_last(model, [getattr(model, "backbone", model)])
-    cast_autocast_weights(model, inf.PRECISION)
+        if hasattr(model, "channels_last_input"):
+            model.channels_last_input = True  # WOO normalizes its clips into that layout
+    float32_heads = _float32_heads(model, cfg)
+    cast_autocast_weights(model, inf.PRECISION, keep=float32_heads)
+    for head in float32_heads:
+        head.float32_inference = True
     if inf.COMPILE:
         model = torch.compile(model)
     return model
