@@ -21,7 +21,11 @@ import warnings
 from typing import List, Optional
 
 from woo.commands.errors import USER_ERRORS, UsageError
+from woo.runtime import threads
 from woo.runtime.logger import setup_logger
+
+# Nothing above imports torch: OpenMP's wait policy must be in the environment before torch loads
+# (woo.runtime.threads.prefer_passive_wait, called in main before a command's module is imported).
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS = {
@@ -60,13 +64,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     name = argv[0]
     module_name, help_text = SUBCOMMANDS[name]
+    threads.prefer_passive_wait(argv[1:])
     module = importlib.import_module(module_name)
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
+    threads.add_threads_argument(sub_parser)
     args = parse_flags_anywhere(sub_parser, argv[1:])
     # Warnings reach the user's terminal; a command that reports progress sets up more itself.
     setup_logger(stream="stderr", level=logging.WARNING)
     try:
+        # Every command computes with these; one whose data workers change the choice sets it again.
+        threads.configure_threads(args.threads)
         return int(module.main(args) or 0)
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `woo flops ... | head`): not the command's error.
@@ -74,8 +82,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt as e:
-        detail = f": {e.args[0]}" if e.args else ""
-        print(f"woo {name}: interrupted{detail}", file=sys.stderr)
+        # A command that handles Ctrl-C says what it left, e.g. "interrupted at iteration 40; ...".
+        print(f"woo {name}: {e.args[0] if e.args else 'interrupted'}", file=sys.stderr)
         return 130
     except UsageError as e:
         return _report(name, e, 2)

@@ -1,0 +1,136 @@
+"""How many threads a ``woo`` command computes with, chosen once per process.
+
+PyTorch's default is one intra-op thread per core, with OpenMP threads that spin while they
+wait. On a machine whose cores are shared (DataLoader workers, a decoder thread, someone
+else's job) those threads wait on one another and a step can take many times longer
+(``benchmarks/threads.py`` measures it). So every command:
+
+* sets OpenMP's wait policy to ``PASSIVE`` (a waiting thread sleeps instead of spinning),
+  unless ``OMP_WAIT_POLICY`` is set already: :func:`prefer_passive_wait`, which ``woo.cli``
+  calls before anything imports torch (OpenMP reads it once, when torch loads it);
+* gives the main process the cores that its DataLoader workers leave, at least one:
+  :func:`choose_intra_op_threads`; ``--threads N`` overrides (0: PyTorch's own defaults);
+* runs each DataLoader worker with one thread: :func:`init_data_worker`.
+
+torch and OpenCV are imported inside the functions: importing this module must not load
+torch, whose OpenMP runtime reads the wait policy once, when it loads.
+"""
+import logging
+import os
+import signal
+import sys
+from typing import List, Optional
+
+__all__ = ["add_threads_argument", "available_cores", "choose_intra_op_threads", "configure_threads",
+           "init_data_worker", "prefer_passive_wait", "wants_pytorch_defaults"]
+
+logger = logging.getLogger("woo.threads")
+
+WAIT_POLICY = "OMP_WAIT_POLICY"
+
+
+def wants_pytorch_defaults(argv: List[str]) -> bool:
+    """Whether a command line asks for PyTorch's own thread defaults (``--threads 0``)."""
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--threads" and i + 1 < len(argv):
+            return argv[i + 1].strip() == "0"
+        if word.startswith("--threads="):
+            return word.split("=", 1)[1].strip() == "0"
+    return False
+
+
+def prefer_passive_wait(argv: Optional[List[str]] = None) -> None:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` for this process and its children, unless the user set
+    the variable, ``argv`` asks for ``--threads 0`` (PyTorch's defaults), or torch is loaded
+    already (then the variable would no longer change anything, and is left as it is)."""
+    if WAIT_POLICY in os.environ or "torch" in sys.modules or wants_pytorch_defaults(argv or []):
+        return
+    os.environ[WAIT_POLICY] = "PASSIVE"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def choose_intra_op_threads(cores: int, data_workers: int = 0, processes: int = 1) -> int:
+    """Intra-op threads of one of ``processes`` processes sharing ``cores``, each feeding on
+    ``data_workers`` DataLoader workers: the cores the workers leave, at least one."""
+    return max(1, cores // max(1, processes) - max(0, data_workers))
+
+
+def add_threads_argument(parser) -> None:
+    """The ``--threads`` flag every command shares."""
+    parser.add_argument("--threads", type=_thread_count, default=None, metavar="N",
+                        help="intra-op threads of the main process (default: the cores that the DataLoader "
+                             "workers leave, at least 1; 0: PyTorch's defaults, one per core and OpenMP's "
+                             "spinning wait)")
+
+
+def _thread_count(text: str) -> int:
+    import argparse  # only where a parser is built
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: PyTorch's defaults), got {text!r}")
+    return value
+
+
+def configure_threads(requested: Optional[int] = None, *, data_workers: int = 0, processes: int = 1,
+                      log: bool = True) -> str:
+    """Set torch's and OpenCV's thread counts for this process; return (and log) the choice.
+
+    Args:
+        requested: ``--threads``: None chooses (:func:`choose_intra_op_threads`), 0 keeps
+            PyTorch's defaults, N >= 1 uses N.
+        data_workers: DataLoader workers of this process (they run one thread each).
+        processes: processes of this job on this machine (e.g. ``--num-gpus``), sharing its cores.
+        log: log the choice (once per command: the call that knows the data workers).
+
+    Raises:
+        ValueError: ``requested`` < 0.
+    """
+    import cv2  # not at the top: see the module docstring
+    import torch
+
+    if requested is not None and requested < 0:
+        raise ValueError(f"--threads must be >= 0 (0: PyTorch's defaults), got {requested}")
+    cores = available_cores()
+    if requested == 0:
+        chosen = "PyTorch's default"
+    else:
+        threads = requested or choose_intra_op_threads(cores, data_workers, processes)
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        chosen = "--threads" if requested else "chosen"
+    count = torch.get_num_threads()
+    workers = f", {data_workers} data worker{'s' if data_workers != 1 else ''} of 1 thread" if data_workers else ""
+    shared = f", {processes} processes" if processes > 1 else ""
+    policy = os.environ.get(WAIT_POLICY, "unset (OpenMP's default)")
+    text = (f"threads: {count} intra-op ({chosen}; {cores} core{'s' if cores != 1 else ''}{shared}{workers}), "
+            f"{WAIT_POLICY}={policy}")
+    if log:
+        logger.info(text)
+    return text
+
+
+def init_data_worker(worker_id: int) -> None:
+    """``worker_init_fn`` of the DataLoaders: one thread per worker (torch sets its own count
+    in workers; OpenCV's pool would otherwise take every core), and Ctrl-C left to the main
+    process, which stops the workers itself (a worker stopped first would be reported as
+    having died)."""
+    import cv2  # not at the top: see the module docstring
+    import torch
+
+    del worker_id
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
