@@ -279,7 +279,7 @@ class Trainer:
                         logger.info(
                             f"iter {it}/{self.max_iter} total_loss {total:.4f} "
                             + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.0f}s"
+                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.1f}s"
                         )
                         if writer is not None:
                             writer.add_scalar("total_loss", total, it)
