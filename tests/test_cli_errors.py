@@ -71,7 +71,7 @@ def test_ava_eval_warns_when_scores_look_like_person_ids(tmp_path):
     (["flops", "--config-file", INSTANT, "--threads", "-1"], 2,
      "woo flops: error: argument --threads: expected a whole number >= 0 (0: PyTorch's defaults), got '-1'"),
     (["tube-eval", "--groundtruth", "{tmp}/gt.pkl", "--detections", "{tmp}/det.csv"], 1,
-     "woo tube-eval: error: {tmp}/"),
+     "woo tube-eval: error: ground-truth pickle not found: {tmp}/gt.pkl"),
     (["compare", "{tmp}/run_a", "{tmp}/run_b"], 1, "woo compare: error: "),
 ])
 def test_bad_input_is_one_line(tmp_path, words, code, expected):
