@@ -152,7 +152,7 @@ def test_ctrl_c_during_demo_leaves_no_output(trained, tmp_path):
     assert not out.exists() and stdout == b""
 
 
-def test_thread_choice():
+def test_thread_choice(monkeypatch):
     assert threads.choose_intra_op_threads(cores=2, data_workers=1) == 1
     assert threads.choose_intra_op_threads(cores=2, data_workers=4) == 1
     assert threads.choose_intra_op_threads(cores=16, data_workers=4, processes=2) == 4
@@ -165,6 +165,12 @@ def test_thread_choice():
         assert "OMP_WAIT_POLICY=" in text
         with pytest.raises(ValueError, match="--threads must be >= 0"):
             threads.configure_threads(-1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's setting counts
+        assert threads.configure_threads(log=False).startswith("threads: 1 intra-op (OMP_NUM_THREADS; ")
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        chosen = threads.choose_intra_op_threads(threads.available_cores(), 1)
+        assert threads.configure_threads(data_workers=1, log=False).startswith(f"threads: {chosen} intra-op (chosen; ")
+        assert torch.get_num_threads() == chosen
     finally:
         torch.set_num_threads(before)
 

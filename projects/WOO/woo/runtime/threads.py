@@ -9,7 +9,8 @@ else's job) those threads wait on one another and a step can take many times lon
   unless ``OMP_WAIT_POLICY`` is set already: :func:`prefer_passive_wait`, which ``woo.cli``
   calls before anything imports torch (OpenMP reads it once, when torch loads it);
 * gives the main process the cores that its DataLoader workers leave, at least one:
-  :func:`choose_intra_op_threads`; ``--threads N`` overrides (0: PyTorch's own defaults);
+  :func:`choose_intra_op_threads`; ``--threads N`` overrides (0: PyTorch's own defaults), and
+  so does ``OMP_NUM_THREADS`` when it is set;
 * runs each DataLoader worker with one thread: :func:`init_data_worker`.
 
 torch and OpenCV are imported inside the functions: importing this module must not load
@@ -67,9 +68,9 @@ def choose_intra_op_threads(cores: int, data_workers: int = 0, processes: int = 
 def add_threads_argument(parser) -> None:
     """The ``--threads`` flag every command shares."""
     parser.add_argument("--threads", type=_thread_count, default=None, metavar="N",
-                        help="intra-op threads of the main process (default: the cores that the DataLoader "
-                             "workers leave, at least 1; 0: PyTorch's defaults, one per core and OpenMP's "
-                             "spinning wait)")
+                        help="intra-op threads of the main process (default: OMP_NUM_THREADS if set, else "
+                             "the cores that the DataLoader workers leave, at least 1; 0: PyTorch's defaults, "
+                             "one per core and OpenMP's spinning wait)")
 
 
 def _thread_count(text: str) -> int:
@@ -89,8 +90,8 @@ def configure_threads(requested: Optional[int] = None, *, data_workers: int = 0,
     """Set torch's and OpenCV's thread counts for this process; return (and log) the choice.
 
     Args:
-        requested: ``--threads``: None chooses (:func:`choose_intra_op_threads`), 0 keeps
-            PyTorch's defaults, N >= 1 uses N.
+        requested: ``--threads``: None takes ``OMP_NUM_THREADS`` when set, else chooses
+            (:func:`choose_intra_op_threads`); 0 keeps PyTorch's defaults; N >= 1 uses N.
         data_workers: DataLoader workers of this process (they run one thread each).
         processes: processes of this job on this machine (e.g. ``--num-gpus``), sharing its cores.
         log: log the choice (once per command: the call that knows the data workers).
@@ -104,13 +105,18 @@ def configure_threads(requested: Optional[int] = None, *, data_workers: int = 0,
     if requested is not None and requested < 0:
         raise ValueError(f"--threads must be >= 0 (0: PyTorch's defaults), got {requested}")
     cores = available_cores()
+    from_env = _env_thread_count()
     if requested == 0:
         chosen = "PyTorch's default"
     else:
-        threads = requested or choose_intra_op_threads(cores, data_workers, processes)
+        if requested:
+            threads, chosen = requested, "--threads"
+        elif from_env:
+            threads, chosen = from_env, "OMP_NUM_THREADS"
+        else:
+            threads, chosen = choose_intra_op_threads(cores, data_workers, processes), "chosen"
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
-        chosen = "--threads" if requested else "chosen"
     count = torch.get_num_threads()
     workers = f", {data_workers} data worker{'s' if data_workers != 1 else ''} of 1 thread" if data_workers else ""
     shared = f", {processes} processes" if processes > 1 else ""
@@ -120,6 +126,15 @@ def configure_threads(requested: Optional[int] = None, *, data_workers: int = 0,
     if log:
         logger.info(text)
     return text
+
+
+def _env_thread_count() -> Optional[int]:
+    """``OMP_NUM_THREADS`` as a count >= 1, or None (unset, or not one number)."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value >= 1 else None
 
 
 def init_data_worker(worker_id: int) -> None:
