@@ -132,8 +132,7 @@ def main() -> None:
 
     units = {"train": "it/s", "demo": "video s/s"}
     summary = {}
-    print(f"\n{cores} cores; chosen: {choose_intra_op_threads(cores, 1)} intra-op thread(s) for WOO_Tiny's 1 data "
-          f"worker, {choose_intra_op_threads(cores, 0)} for the demo, OMP_WAIT_POLICY=PASSIVE")
+    print(f"\n{cores} cores; chosen: {choose_intra_op_threads(cores)} intra-op thread(s), OMP_WAIT_POLICY=PASSIVE")
     print("| task | condition | " + " | ".join(table) + " | chosen / best |")
     print("|---|---|" + "---|" * (len(table) + 1))
     for task, by_condition in results.items():
@@ -151,7 +150,7 @@ def main() -> None:
         "machine": {"cores": cores, "platform": platform.platform(),
                     "load_average_at_start": {k: [round(x, 2) for x in v] for k, v in loads.items()}},
         "config": os.path.relpath(args.config, REPO), "iters": args.iters, "skip": args.skip,
-        "rounds": args.rounds, "settings": {k: {"args": w, "env": e} for k, (w, e) in table.items()},
+        "rounds": args.rounds, "chosen_threads": choose_intra_op_threads(cores), "settings": {k: {"args": w, "env": e} for k, (w, e) in table.items()},
         "results": summary,
     })
     print(f"wrote {args.json}")

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from woo.cli import prefer_passive_wait
 from woo.runtime import threads
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -153,10 +154,9 @@ def test_ctrl_c_during_demo_leaves_no_output(trained, tmp_path):
 
 
 def test_thread_choice(monkeypatch):
-    assert threads.choose_intra_op_threads(cores=2, data_workers=1) == 1
-    assert threads.choose_intra_op_threads(cores=2, data_workers=4) == 1
-    assert threads.choose_intra_op_threads(cores=16, data_workers=4, processes=2) == 4
-    assert threads.choose_intra_op_threads(cores=8) == 8
+    assert threads.choose_intra_op_threads(cores=2, data_workers=1) == 2
+    assert threads.choose_intra_op_threads(cores=16, data_workers=4, processes=2) == 8
+    assert threads.choose_intra_op_threads(cores=3, processes=4) == 1
     before = torch.get_num_threads()
     try:
         text = threads.configure_threads(1, data_workers=2, log=False)
@@ -181,10 +181,10 @@ def test_passive_wait_policy_is_set_before_torch_loads(monkeypatch):
     assert subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True).stdout == "False\n"
     monkeypatch.delitem(sys.modules, "torch")  # as before torch loads (restored after the test)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    threads.prefer_passive_wait(["--threads", "0"])  # PyTorch's defaults asked for
+    prefer_passive_wait(["--threads", "0"])  # PyTorch's defaults asked for
     assert "OMP_WAIT_POLICY" not in os.environ
-    threads.prefer_passive_wait(["--config-file", "x.yaml"])
+    prefer_passive_wait(["--config-file", "x.yaml"])
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's setting stays
-    threads.prefer_passive_wait([])
+    prefer_passive_wait([])
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -21,11 +21,10 @@ import warnings
 from typing import List, Optional
 
 from woo.commands.errors import USER_ERRORS, UsageError
-from woo.runtime import threads
 from woo.runtime.logger import setup_logger
 
-# Nothing above imports torch: OpenMP's wait policy must be in the environment before torch loads
-# (woo.runtime.threads.prefer_passive_wait, called in main before a command's module is imported).
+# Nothing above loads torch: OpenMP's wait policy must be in the environment before torch loads
+# (prefer_passive_wait, called in main before woo.runtime.threads and the command are imported).
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS = {
@@ -64,7 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     name = argv[0]
     module_name, help_text = SUBCOMMANDS[name]
-    threads.prefer_passive_wait(argv[1:])
+    prefer_passive_wait(argv[1:])
+    threads = importlib.import_module("woo.runtime.threads")  # loads torch: after the line above
     module = importlib.import_module(module_name)
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
@@ -89,6 +89,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _report(name, e, 2)
     except USER_ERRORS as e:
         return _report(name, e, 1)
+
+
+def prefer_passive_wait(argv: List[str]) -> None:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` (see :mod:`woo.runtime.threads`) for this process and its
+    children, unless the user set the variable, ``argv`` asks for ``--threads 0`` (PyTorch's
+    defaults), or torch is loaded already (the variable would change nothing, so it stays as is)."""
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or _wants_pytorch_defaults(argv):
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def _wants_pytorch_defaults(argv: List[str]) -> bool:
+    """Whether a command line asks for PyTorch's own thread defaults (``--threads 0``)."""
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--threads" and i + 1 < len(argv):
+            return argv[i + 1].strip() == "0"
+        if word.startswith("--threads="):
+            return word.split("=", 1)[1].strip() == "0"
+    return False
 
 
 def _report(name: str, error: BaseException, code: int) -> int:

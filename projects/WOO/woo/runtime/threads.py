@@ -5,50 +5,28 @@ wait. On a machine whose cores are shared (DataLoader workers, a decoder thread,
 else's job) those threads wait on one another and a step can take many times longer
 (``benchmarks/threads.py`` measures it). So every command:
 
-* sets OpenMP's wait policy to ``PASSIVE`` (a waiting thread sleeps instead of spinning),
-  unless ``OMP_WAIT_POLICY`` is set already: :func:`prefer_passive_wait`, which ``woo.cli``
-  calls before anything imports torch (OpenMP reads it once, when torch loads it);
-* gives the main process the cores that its DataLoader workers leave, at least one:
-  :func:`choose_intra_op_threads`; ``--threads N`` overrides (0: PyTorch's own defaults), and
-  so does ``OMP_NUM_THREADS`` when it is set;
+* runs with OpenMP's wait policy ``PASSIVE`` (a waiting thread sleeps instead of spinning),
+  unless ``OMP_WAIT_POLICY`` is set already or ``--threads 0`` asks for PyTorch's defaults:
+  ``woo.cli`` sets it before it imports this module, since OpenMP reads it once, when torch loads;
+* gives the main process every core of its share (:func:`choose_intra_op_threads`);
+  ``--threads N`` overrides (0: PyTorch's own defaults), and so does ``OMP_NUM_THREADS`` when set;
 * runs each DataLoader worker with one thread: :func:`init_data_worker`.
-
-torch and OpenCV are imported inside the functions: importing this module must not load
-torch, whose OpenMP runtime reads the wait policy once, when it loads.
 """
+import argparse
 import logging
 import os
 import signal
-import sys
-from typing import List, Optional
+from typing import Optional
 
-__all__ = ["add_threads_argument", "available_cores", "choose_intra_op_threads", "configure_threads",
-           "init_data_worker", "prefer_passive_wait", "wants_pytorch_defaults"]
+import cv2
+import torch
+
+__all__ = ["WAIT_POLICY", "add_threads_argument", "available_cores", "choose_intra_op_threads",
+           "configure_threads", "init_data_worker"]
 
 logger = logging.getLogger("woo.threads")
 
 WAIT_POLICY = "OMP_WAIT_POLICY"
-
-
-def wants_pytorch_defaults(argv: List[str]) -> bool:
-    """Whether a command line asks for PyTorch's own thread defaults (``--threads 0``)."""
-    for i, word in enumerate(argv):
-        if word == "--":
-            break
-        if word == "--threads" and i + 1 < len(argv):
-            return argv[i + 1].strip() == "0"
-        if word.startswith("--threads="):
-            return word.split("=", 1)[1].strip() == "0"
-    return False
-
-
-def prefer_passive_wait(argv: Optional[List[str]] = None) -> None:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` for this process and its children, unless the user set
-    the variable, ``argv`` asks for ``--threads 0`` (PyTorch's defaults), or torch is loaded
-    already (then the variable would no longer change anything, and is left as it is)."""
-    if WAIT_POLICY in os.environ or "torch" in sys.modules or wants_pytorch_defaults(argv or []):
-        return
-    os.environ[WAIT_POLICY] = "PASSIVE"
 
 
 def available_cores() -> int:
@@ -60,9 +38,14 @@ def available_cores() -> int:
 
 
 def choose_intra_op_threads(cores: int, data_workers: int = 0, processes: int = 1) -> int:
-    """Intra-op threads of one of ``processes`` processes sharing ``cores``, each feeding on
-    ``data_workers`` DataLoader workers: the cores the workers leave, at least one."""
-    return max(1, cores // max(1, processes) - max(0, data_workers))
+    """Intra-op threads of one of ``processes`` processes sharing ``cores``: its share, at least one.
+
+    Its ``data_workers`` (one thread each) do not reduce it: with the passive wait policy the
+    main process's threads sleep while it waits for a batch, and on a 2-core machine, loaded or
+    not, 2 threads beside WOO_Tiny's one worker trained faster than 1 (``benchmarks/threads.py``).
+    """
+    del data_workers  # measured: see above
+    return max(1, cores // max(1, processes))
 
 
 def add_threads_argument(parser) -> None:
@@ -74,8 +57,6 @@ def add_threads_argument(parser) -> None:
 
 
 def _thread_count(text: str) -> int:
-    import argparse  # only where a parser is built
-
     try:
         value = int(text)
     except ValueError:
@@ -99,9 +80,6 @@ def configure_threads(requested: Optional[int] = None, *, data_workers: int = 0,
     Raises:
         ValueError: ``requested`` < 0.
     """
-    import cv2  # not at the top: see the module docstring
-    import torch
-
     if requested is not None and requested < 0:
         raise ValueError(f"--threads must be >= 0 (0: PyTorch's defaults), got {requested}")
     cores = available_cores()
@@ -142,9 +120,6 @@ def init_data_worker(worker_id: int) -> None:
     in workers; OpenCV's pool would otherwise take every core), and Ctrl-C left to the main
     process, which stops the workers itself (a worker stopped first would be reported as
     having died)."""
-    import cv2  # not at the top: see the module docstring
-    import torch
-
     del worker_id
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
