@@ -23,6 +23,9 @@ from typing import List, Optional
 from woo.commands.errors import USER_ERRORS, UsageError
 from woo.runtime.logger import setup_logger
 
+# Nothing above loads torch: OpenMP's wait policy must be in the environment before torch loads
+# (prefer_passive_wait, called in main before woo.runtime.threads and the command are imported).
+
 # sub-command -> (module, one-line help)
 SUBCOMMANDS = {
     "train": ("woo.commands.train", "train and/or evaluate a model from a config"),
@@ -62,13 +65,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     name = argv[0]
     module_name, help_text = SUBCOMMANDS[name]
+    prefer_passive_wait(argv[1:])
+    threads = importlib.import_module("woo.runtime.threads")  # loads torch: after the line above
     module = importlib.import_module(module_name)
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
+    threads.add_threads_argument(sub_parser)
     args = parse_flags_anywhere(sub_parser, argv[1:])
     # Warnings reach the user's terminal; a command that reports progress sets up more itself.
     setup_logger(stream="stderr", level=logging.WARNING)
     try:
+        # Every command computes with these; one whose data workers change the choice sets it again.
+        threads.configure_threads(args.threads)
         return int(module.main(args) or 0)
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `woo flops ... | head`): not the command's error.
@@ -76,13 +84,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt as e:
-        detail = f": {e.args[0]}" if e.args else ""
-        print(f"woo {name}: interrupted{detail}", file=sys.stderr)
+        # A command that handles Ctrl-C says what it left, e.g. "interrupted at iteration 40; ...".
+        print(f"woo {name}: {e.args[0] if e.args else 'interrupted'}", file=sys.stderr)
         return 130
     except UsageError as e:
         return _report(name, e, 2)
     except USER_ERRORS as e:
         return _report(name, e, 1)
+
+
+def prefer_passive_wait(argv: List[str]) -> None:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` (see :mod:`woo.runtime.threads`) for this process and its
+    children, unless the user set the variable, ``argv`` asks for ``--threads 0`` (PyTorch's
+    defaults), or torch is loaded already (the variable would change nothing, so it stays as is)."""
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or _wants_pytorch_defaults(argv):
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def _wants_pytorch_defaults(argv: List[str]) -> bool:
+    """Whether a command line asks for PyTorch's own thread defaults (``--threads 0``)."""
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--threads" and i + 1 < len(argv):
+            return argv[i + 1].strip() == "0"
+        if word.startswith("--threads="):
+            return word.split("=", 1)[1].strip() == "0"
+    return False
 
 
 def _report(name: str, error: BaseException, code: int) -> int:

@@ -1,6 +1,7 @@
 """``woo demo``: run a trained model on a video or a live input and write what it sees
 (see :mod:`woo.inference.demo`)."""
 import argparse
+import os
 import sys
 
 import torch
@@ -107,6 +108,8 @@ def _setup(args: argparse.Namespace):
     for name in ("duration", "timeout"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise UsageError(f"--{name} must be > 0 seconds, got {getattr(args, name)}")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise NotADirectoryError(f"--output {args.output} is a file; name a folder (created if missing)")
     cfg = load_config(args.config_file, args.opts)
     if cfg.MODEL.DEVICE.startswith("cuda"):
         if not torch.cuda.is_available():

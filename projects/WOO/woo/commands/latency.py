@@ -159,8 +159,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, nargs=2, default=(256, 455), metavar=("H", "W"),
                         help="frame height and width (default 256 455: AVA's 16:9, short side 256)")
     parser.add_argument("--batch", type=int, default=1, help="clips per call (default 1)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch intra-op threads (default 0: PyTorch's default)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1)")
     parser.add_argument("--iters", type=int, default=3, help="timed calls (default 3; the median counts)")
     parser.add_argument("--no-flops", action="store_true", help="skip the GFLOPs count")
@@ -172,15 +170,13 @@ def _check_args(args: argparse.Namespace) -> None:
     for name in ("batch", "iters"):
         if getattr(args, name) < 1:
             raise SystemExit(f"woo latency: --{name.replace('_', '-')} must be >= 1")
-    if args.warmup < 0 or args.threads < 0:
-        raise SystemExit("woo latency: --warmup and --threads must be >= 0")
+    if args.warmup < 0:
+        raise SystemExit("woo latency: --warmup must be >= 0")
 
 
 def run(args: argparse.Namespace) -> Dict:
     """Measure as ``args`` say; returns the result dict (also what --json writes)."""
-    _check_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _check_args(args)  # threads: woo.cli set them (--threads), as for every command
     cfg = load_config(args.config_file, args.opts)
     cfg.MODEL.VIDEO_RESNET.PRETRAINED = ""  # weights do not change the time
     cfg.freeze()

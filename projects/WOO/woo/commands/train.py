@@ -22,6 +22,7 @@ from woo.runtime import comm
 from woo.runtime.logger import setup_logger
 from woo.runtime.output_dir import OutputDirError, RunLock, prepare_output_dir
 from woo.runtime.seed import resolve_seed, seed_all_rng
+from woo.runtime.threads import configure_threads
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -86,6 +87,10 @@ def _run(cfg, args: argparse.Namespace, lock: Optional[RunLock]) -> dict:
     if lock is not None and lock.stale_holder:
         logger.info(f"Took over the lock of a training that ended without releasing it ({lock.stale_holder})")
     logger.info(f"Rank {rank} of {comm.get_world_size()}; command line: {vars(args)}")
+    # This process's threads, given its data workers and the processes sharing this machine.
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", args.num_gpus if comm.is_dist() else 1))
+    configure_threads(args.threads, data_workers=cfg.DATALOADER.NUM_WORKERS,
+                      processes=local_processes, log=rank == 0)
     records = None
     if not args.eval_only:
         # Loaded once: their number sets a schedule in epochs, and the training loader samples them.

@@ -176,7 +176,8 @@ class ResumableBatchStream(torchdata.IterableDataset):
 
 
 def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] = None, records=None,
-                       rank: int = 0, world_size: int = 1) -> torchdata.DataLoader:
+                       rank: int = 0, world_size: int = 1,
+                       worker_init_fn: Optional[Callable[[int], None]] = None) -> torchdata.DataLoader:
     """Endless loader of training batches (lists of SOLVER.IMS_PER_BATCH // world_size clips).
 
     Records come from DATASETS.TRAIN (without empty key frames when
@@ -190,6 +191,7 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
         records: the training key frames, when the caller has loaded them already (to size the
             schedule); None loads them.
         rank / world_size: this process and the number of processes sharing the batches.
+        worker_init_fn: run first in each DataLoader worker (e.g. to set its threads).
     """
     if cfg.SOLVER.IMS_PER_BATCH % world_size:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes")
@@ -214,14 +216,16 @@ def build_train_loader(cfg, *, start_iter: int = 0, mapper: Optional[Callable] =
         num_workers=cfg.DATALOADER.NUM_WORKERS,
         collate_fn=trivial_batch_collator,
         generator=generator,
+        worker_init_fn=worker_init_fn,
     )
 
 
 def build_test_loader(
     cfg, dataset_name: str, *, mapper: Optional[Callable] = None, batch_size: int = 1, rank: int = 0,
-    world_size: int = 1,
+    world_size: int = 1, worker_init_fn: Optional[Callable[[int], None]] = None,
 ) -> torchdata.DataLoader:
-    """Loader covering split ``dataset_name`` once, sharded across ``world_size`` processes, in record order."""
+    """Loader covering split ``dataset_name`` once, sharded across ``world_size`` processes, in record order
+    (``worker_init_fn``: run first in each DataLoader worker)."""
     records = get_dataset_dicts([dataset_name])
     check_num_actions(cfg.MODEL.WOO.NUM_ACTIONS, records, [dataset_name])
     mapper = mapper if mapper is not None else ClipMapper.from_config(cfg, is_train=False)
@@ -232,6 +236,7 @@ def build_test_loader(
         batch_size=batch_size,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
         collate_fn=trivial_batch_collator,
+        worker_init_fn=worker_init_fn,
     )
 
 

@@ -9,6 +9,7 @@ log's ``iter 4/4``, evaluation messages, ``metrics.json``, TensorBoard steps).
 Checkpoint files keep detectron2's names and ``iteration`` field, the index of
 the last iteration done: ``model_0004999.pth`` holds 5000 iterations.
 """
+import json
 import logging
 import os
 import re
@@ -29,7 +30,9 @@ from woo.modeling import build_model
 from woo.runtime import comm
 from woo.runtime.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from woo.runtime.inference_modes import optimize_for_inference
+from woo.runtime.interrupt import sigint_deferred
 from woo.runtime.output_dir import inference_dir
+from woo.runtime.threads import init_data_worker
 from woo.reports.html import read_png
 
 from .eval_report import REPORT_DIR, write_split_report
@@ -129,6 +132,9 @@ class Trainer:
         )
         self.start_iter = 0
         self.iter = 0
+        # Updates done, and the random generators' state after the last: what an interrupted run saves.
+        self.iterations_done = 0
+        self._rng_done = None
         self._resumed_rng = None
         # {TensorBoard tag: per-class AP chart} of the last evaluation's reports (rank 0).
         self.report_images: Dict[str, str] = {}
@@ -167,23 +173,80 @@ class Trainer:
 
     def build_train_loader(self, start_iter: int):
         return build_train_loader(self.cfg, start_iter=start_iter, records=self.train_records,
-                                  rank=comm.get_rank(), world_size=comm.get_world_size())
+                                  rank=comm.get_rank(), world_size=comm.get_world_size(),
+                                  worker_init_fn=init_data_worker)
 
     def build_test_loader(self, dataset_name: str):
-        return build_test_loader(self.cfg, dataset_name, rank=comm.get_rank(), world_size=comm.get_world_size())
+        return build_test_loader(self.cfg, dataset_name, rank=comm.get_rank(), world_size=comm.get_world_size(),
+                                 worker_init_fn=init_data_worker)
 
     # ---------------------------------------------------------------- training
     def train(self) -> Dict:
-        """Train from ``start_iter`` to ``SOLVER.MAX_ITER``; return the final evaluation."""
+        """Train from ``start_iter`` to ``SOLVER.MAX_ITER``; return the final evaluation.
+
+        A finished run (``model_final.pth`` and the ``metrics.json`` of its last iteration)
+        returns those metrics at once. Ctrl-C (:class:`KeyboardInterrupt`) saves a checkpoint
+        of the iterations done, from which ``--resume`` continues, and raises
+        ``KeyboardInterrupt`` again with a message naming it.
+        """
         cfg = self.cfg
         if cfg.SOLVER.MAX_EPOCHS > 0 or cfg.SOLVER.STEPS_EPOCHS:
             raise ValueError("SOLVER.MAX_EPOCHS / SOLVER.STEPS_EPOCHS are not resolved into iterations: call "
                              "woo.engine.schedule.resolve_schedule(cfg, number of training key frames) first")
+        finished = self._finished_metrics()
+        if finished is not None:
+            where = (f"its metrics: {os.path.join(self.output_dir, 'metrics.json')}" if cfg.DATASETS.TEST
+                     else "DATASETS.TEST is empty")
+            logger.info(f"Training finished already ({self.max_iter} iterations, model_final.pth); {where}")
+            return finished
+        try:
+            return self._train()
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(self._save_interrupted()) from None
+
+    def _finished_metrics(self) -> Optional[Dict]:
+        """The metrics of a run that ended (every iteration, ``model_final.pth`` and its
+        evaluation written), or None."""
+        if self.start_iter < self.max_iter or not os.path.isfile(os.path.join(self.output_dir, "model_final.pth")):
+            return None
+        if not self.cfg.DATASETS.TEST:
+            return {}
+        try:
+            with open(os.path.join(self.output_dir, "metrics.json"), encoding="utf-8") as f:
+                metrics = json.load(f)
+        except (OSError, ValueError):  # none (interrupted during the final evaluation) or unreadable
+            return None
+        return metrics if isinstance(metrics, dict) and metrics.get("iteration") == self.max_iter else None
+
+    def _save_interrupted(self) -> str:
+        """Checkpoint the updates done before Ctrl-C (rank 0; no collective call, the other
+        processes stop on their own); return the line that says where ``--resume`` continues."""
+        done = self.iterations_done
+        if done >= self.max_iter and os.path.isfile(os.path.join(self.output_dir, "model_final.pth")):
+            message = "interrupted during the final evaluation; `--resume` evaluates model_final.pth"
+        elif done == 0:
+            message = "interrupted before the first iteration ended; nothing to resume from"
+        elif done == self.start_iter:  # nothing new since the checkpoint resumed from
+            last = os.path.basename(self.checkpointer.get_checkpoint_file())
+            message = f"interrupted at iteration {done}; `--resume` continues from {last}"
+        else:
+            name = f"model_{done - 1:07d}"
+            with sigint_deferred():  # a second Ctrl-C does not cut the checkpoint short
+                self._check_finite_weights()
+                self.checkpointer.save(name, iteration=done - 1, rng=self._rng_done)
+            message = f"interrupted at iteration {done}; `--resume` continues from {name}.pth"
+        if comm.is_main_process():
+            logger.info(message)
+        return message
+
+    def _train(self) -> Dict:
+        cfg = self.cfg
         data_iter = iter(self.build_train_loader(self.start_iter))
         # Restored after the loader exists, so that whatever building it draws is
         # drawn identically in an uninterrupted and in a resumed run.
         if self._resumed_rng is not None and comm.is_main_process():
             set_rng_state(self._resumed_rng)
+        self.iterations_done, self._rng_done = self.start_iter, get_rng_state()
         writer = self._summary_writer()
         log_period = max(1, cfg.SOLVER.LOG_PERIOD)
         ckpt_period = cfg.SOLVER.CHECKPOINT_PERIOD
@@ -216,7 +279,7 @@ class Trainer:
                         logger.info(
                             f"iter {it}/{self.max_iter} total_loss {total:.4f} "
                             + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.0f}s"
+                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.1f}s"
                         )
                         if writer is not None:
                             writer.add_scalar("total_loss", total, it)
@@ -260,9 +323,13 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
+        # Ctrl-C waits for the update to end: an interrupted run saves whole updates only.
+        with sigint_deferred():
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.iterations_done = self.iter + 1
+            self._rng_done = get_rng_state()
         return loss_dict
 
     def _diverged(self, what: str) -> FloatingPointError:

@@ -58,6 +58,7 @@ def evaluate_csv(labelmap: str, groundtruth: str, detections: str, exclusions: O
     # while reading; PySlowFast's needs every row.
     select = functools.partial(_heap_candidates, capacity=CAPACITY) if protocols == ("official",) else None
     rows = read_box_csv(detections, class_ids, select=select, finite_scores=True)
+    _warn_person_ids(detections, groundtruth, rows.score)
     return evaluate_rows(rows, groundtruth, categories, class_ids, exclusions, source=detections,
                          protocols=protocols, keep_details=keep_details)
 
@@ -141,6 +142,16 @@ def evaluate_rows(detections: AVABoxRows, groundtruth: str, categories, class_id
                        "false positives (expected only where the split has key frames without actors, as the "
                        "synthetic set's empty key frames)", source, unmatched)
     return result
+
+
+def _warn_person_ids(detections: str, groundtruth: str, score: np.ndarray) -> None:
+    """Scores that are all whole numbers are the last column of a ground-truth file, a person id
+    (rows without a score, which count as 1.0, are left alone)."""
+    if len(score) and np.all(score == np.round(score)) and np.any(score != 1.0):
+        logger.warning("%s: every score is a whole number (%s): that column looks like the person id of a "
+                       "ground-truth file; are --groundtruth %s and --detections %s swapped?", detections,
+                       ", ".join(f"{v:g}" for v in np.unique(score)[:4]) + (", ..." if len(np.unique(score)) > 4
+                                                                          else ""), groundtruth, detections)
 
 
 def _report_exclusions(path: Optional[str], excluded, gt: AVABoxRows) -> None:

@@ -27,6 +27,7 @@ from woo.formats.atomic import PendingFiles
 from woo.formats.boxes import boxes_to_unit
 from woo.formats.json_io import JsonLinesWriter
 from woo.reports.demo_page import write_demo_page
+from woo.runtime.interrupt import sigint_deferred
 
 from .live_schedule import SkippedKeyFrame
 from .predictor import KeyFramePrediction
@@ -152,8 +153,9 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
         tracks = _tracks_json(tracker.tracks(), names, score_thresh, half_width, duration)
         live = _live_summary(stream, stop, skipped, delays) if info.live else None
         _write_outputs(outputs, info, predictor, tracks, csv_predictions, duration, live=live)
-        outputs.commit()
-    except BaseException:
+        with sigint_deferred():  # all of them or none
+            outputs.commit()
+    except BaseException as error:
         if bar is not None:
             bar.close()
         if writer is not None:
@@ -165,12 +167,15 @@ def run_demo(predictor, video, output_dir: str, *, top_k: int = 3, score_thresh:
             log.close()
             os.remove(log.path)
         outputs.discard()
+        if isinstance(error, KeyboardInterrupt) and not error.args:
+            raise KeyboardInterrupt(f"interrupted; nothing written to {output_dir} (the partial files "
+                                    "were removed)") from None
         raise
     finally:
         if log is not None:
             log.close()
     if stop == "interrupted":
-        raise KeyboardInterrupt(f"wrote {', '.join(OUTPUT_FILES)} of the {duration:.1f} s received "
+        raise KeyboardInterrupt(f"interrupted: wrote {', '.join(OUTPUT_FILES)} of the {duration:.1f} s received "
                                 f"to {output_dir}")
     wall = time.perf_counter() - start
     stats = stream.decode_stats

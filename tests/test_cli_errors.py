@@ -1,0 +1,190 @@
+"""Every command, run as a user runs it (a subprocess), turns bad input into one line on stderr
+and its exit code, and Ctrl-C into one line and exit code 130; thread settings."""
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from woo.cli import prefer_passive_wait
+from woo.runtime import threads
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANT = os.path.join(REPO, "configs", "Synthetic", "WOO_Instant.yaml")
+GOLDEN = os.path.join(REPO, "tests", "data", "ava_golden", "case0")
+
+
+def env(**extra):
+    return {**os.environ, "PYTHONPATH": os.path.join(REPO, "projects", "WOO"), "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1", **extra}
+
+
+def woo(*words, **extra):
+    return subprocess.run([sys.executable, "-m", "woo.cli", *words], env=env(**extra), capture_output=True,
+                          text=True, cwd=REPO, timeout=600)
+
+
+def one_line(done, code):
+    """The one stderr line of a command that failed with ``code``."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == code and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def nan_detections(tmp_path):
+    rows = open(os.path.join(GOLDEN, "detections.csv")).read().splitlines()
+    rows[1] = rows[1].rsplit(",", 1)[0] + ",nan"  # line 2: a box of "crouch" (id 2), in the label map
+    path = tmp_path / "det.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_ava_eval_nan_score(nan_detections):
+    done = woo("ava-eval", "--labelmap", os.path.join(GOLDEN, "labelmap.pbtxt"),
+               "--groundtruth", os.path.join(GOLDEN, "groundtruth.csv"), "--detections", nan_detections)
+    assert one_line(done, 1) == f"woo ava-eval: error: {nan_detections}:2: score 'nan' is not a finite number"
+
+
+def test_ava_eval_warns_when_scores_look_like_person_ids(tmp_path):
+    gt = tmp_path / "gt.csv"
+    gt.write_text("v,0902,0.1,0.1,0.5,0.5,2,0\nv,0902,0.5,0.5,0.9,0.9,2,1\n")
+    det = tmp_path / "det.csv"
+    det.write_text("v,0902,0.1,0.1,0.5,0.5,2,0.9\nv,0902,0.5,0.5,0.9,0.9,2,0.8\n")
+    labelmap = os.path.join(GOLDEN, "labelmap.pbtxt")
+    swapped = woo("ava-eval", "--labelmap", labelmap, "--groundtruth", str(det), "--detections", str(gt))
+    assert swapped.returncode == 0
+    assert f"{gt}: every score is a whole number (0, 1)" in swapped.stderr and "swapped?" in swapped.stderr
+    right = woo("ava-eval", "--labelmap", labelmap, "--groundtruth", str(gt), "--detections", str(det))
+    assert right.returncode == 0 and "whole number" not in right.stderr
+
+
+@pytest.mark.parametrize("words,code,expected", [
+    (["demo", "--config-file", INSTANT, "--input", "{tmp}/v.mp4", "--output", "{tmp}/file"], 1,
+     "woo demo: error: --output {tmp}/file is a file; name a folder (created if missing)"),
+    (["train", "--config-file", "{tmp}/missing.yaml"], 1, "woo train: error: config file not found: {tmp}/missing.yaml"),
+    (["check-data", "--config-file", INSTANT, "SOLVER.NO_SUCH_KEY", "1"], 1, "woo check-data: error: "),
+    (["flops", "--config-file", INSTANT, "--threads", "-1"], 2,
+     "woo flops: error: argument --threads: expected a whole number >= 0 (0: PyTorch's defaults), got '-1'"),
+    (["tube-eval", "--groundtruth", "{tmp}/gt.pkl", "--detections", "{tmp}/det.csv"], 1,
+     "woo tube-eval: error: ground-truth pickle not found: {tmp}/gt.pkl"),
+    (["compare", "{tmp}/run_a", "{tmp}/run_b"], 1, "woo compare: error: "),
+])
+def test_bad_input_is_one_line(tmp_path, words, code, expected):
+    (tmp_path / "file").write_text("not a folder")
+    done = woo(*[w.format(tmp=tmp_path) for w in words])
+    line = one_line(done, code) if code == 1 else done.stderr.strip().splitlines()[-1]
+    assert done.returncode == code and "Traceback" not in done.stderr
+    assert line.startswith(expected.format(tmp=tmp_path)), line
+
+
+def _wait_for(stream, pattern, timeout=300.0):
+    """Read ``stream`` (bytes) until ``pattern`` appears; return what was read."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while re.search(pattern, seen) is None:
+        assert time.monotonic() < deadline, seen[-2000:]
+        ready, _, _ = select.select([stream], [], [], 1.0)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            assert chunk, f"the command ended before {pattern!r}: {seen[-2000:]!r}"
+            seen += chunk
+    return seen
+
+
+def _ctrl_c(proc, reading):
+    """Ctrl-C as a terminal sends it (to the whole process group, DataLoader workers included);
+    returns (exit code, the rest of stdout, stderr)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, reading + out, err
+
+
+def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets):
+    out = tmp_path / "run"
+    common = ["train", "--config-file", INSTANT, "DATASETS.TEST", "()", "SOLVER.LOG_PERIOD", "1",
+              "SOLVER.CHECKPOINT_PERIOD", "0", "DATALOADER.NUM_WORKERS", "1", "OUTPUT_DIR", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "woo.cli", *common, "SOLVER.MAX_ITER", "100000"], env=env(),
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    seen = _wait_for(proc.stdout, rb"iter 1/100000 ")
+    code, stdout, stderr = _ctrl_c(proc, seen)
+    stderr = stderr.decode()
+    assert code == 130 and "Traceback" not in stderr, stderr
+    last = stderr.replace("\r", "\n").strip().splitlines()[-1]
+    match = re.fullmatch(r"woo train: interrupted at iteration (\d+); `--resume` continues from (model_(\d{7})\.pth)",
+                         last)
+    assert match, stderr
+    assert sum("interrupted" in line for line in stderr.splitlines()) == 1
+    done, name = int(match.group(1)), match.group(2)
+    assert done >= 1 and int(match.group(3)) == done - 1
+    assert (out / name).is_file() and (out / "last_checkpoint").read_text() == name
+    assert not (out / "model_final.pth").exists() and not (out / "metrics.json").exists()
+    assert not [n for n in os.listdir(out) if "tmp" in n or n.startswith(".")], os.listdir(out)
+    saved = torch.load(out / name, map_location="cpu", weights_only=True)
+    assert saved["iteration"] == done - 1 and "optimizer" in saved and "rng" in saved
+
+    resumed = woo(*common, "SOLVER.MAX_ITER", str(done + 2), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resumed from {out / name} after {done} iterations" in resumed.stdout
+    assert f"Training iterations {done + 1}..{done + 2}" in resumed.stdout
+    assert (out / "model_final.pth").is_file()
+
+    again = woo(*common, "SOLVER.MAX_ITER", str(done + 2), "--resume")
+    assert again.returncode == 0 and "Training finished already" in again.stdout
+    assert "Training iterations" not in again.stdout
+
+
+def test_ctrl_c_during_demo_leaves_no_output(trained, tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "woo.cli", "demo", "--config-file", INSTANT, "--input",
+                             trained["frames_dir"], "--output", str(out), "--key-stride", "0", "--batch-size", "1",
+                             "MODEL.WEIGHTS", trained["weights"]], env=env(), cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _wait_for(proc.stderr, rb"demo val000: +\d+%\|[^\r]*\| *[1-9]")  # tqdm: the first frames are through
+    code, stdout, stderr = _ctrl_c(proc, b"")
+    stderr = stderr.decode()
+    assert code == 130 and "Traceback" not in stderr, stderr
+    assert stderr.replace("\r", "\n").strip().splitlines()[-1] == (
+        f"woo demo: interrupted; nothing written to {out} (the partial files were removed)")
+    assert not out.exists() and stdout == b""
+
+
+def test_thread_choice(monkeypatch):
+    assert threads.choose_intra_op_threads(cores=2, data_workers=1) == 2
+    assert threads.choose_intra_op_threads(cores=16, data_workers=4, processes=2) == 8
+    assert threads.choose_intra_op_threads(cores=3, processes=4) == 1
+    before = torch.get_num_threads()
+    try:
+        text = threads.configure_threads(1, data_workers=2, log=False)
+        assert torch.get_num_threads() == 1
+        assert text.startswith("threads: 1 intra-op (--threads; ") and "2 data workers of 1 thread" in text
+        assert "OMP_WAIT_POLICY=" in text
+        with pytest.raises(ValueError, match="--threads must be >= 0"):
+            threads.configure_threads(-1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's setting counts
+        assert threads.configure_threads(log=False).startswith("threads: 1 intra-op (OMP_NUM_THREADS; ")
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        chosen = threads.choose_intra_op_threads(threads.available_cores(), 1)
+        assert threads.configure_threads(data_workers=1, log=False).startswith(f"threads: {chosen} intra-op (chosen; ")
+        assert torch.get_num_threads() == chosen
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_passive_wait_policy_is_set_before_torch_loads(monkeypatch):
+    # woo.cli imports nothing that loads torch, so that the policy set in main() takes effect.
+    code = "import sys, woo.cli; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True).stdout == "False\n"
+    monkeypatch.delitem(sys.modules, "torch")  # as before torch loads (restored after the test)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    prefer_passive_wait(["--threads", "0"])  # PyTorch's defaults asked for
+    assert "OMP_WAIT_POLICY" not in os.environ
+    prefer_passive_wait(["--config-file", "x.yaml"])
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's setting stays
+    prefer_passive_wait([])
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
