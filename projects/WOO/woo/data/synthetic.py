@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import cv2
 import numpy as np
@@ -327,6 +327,10 @@ def generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
         (write or generate)(staged, cfg)
 
 
+# (root, stored parameters) of the non-default sets already warned about
+_WARNED: Set[Tuple[str, str]] = set()
+
+
 def _remove(root: str) -> None:
     """Delete the folder ``root``: first renamed aside, so that it is never seen half deleted."""
     aside = tempfile.mkdtemp(prefix=f".{os.path.basename(root)}.old.", dir=os.path.dirname(os.path.abspath(root)))
@@ -350,7 +354,7 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
         what: the dataset's name in messages.
 
     A set of another ``version`` is deleted and generated again (with a warning); one of this
-    version with other parameters is used as it is (with a warning).
+    version with other parameters is used as it is (with a warning, once a process).
 
     Raises:
         FileExistsError: ``root`` exists but is not a complete synthetic dataset.
@@ -368,8 +372,9 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
             _remove(root)
             return ensure_synthetic(root, config, write=write, version=version, what=what)
         expected = {"version": version, "params": asdict(config)}
-        if stored != expected:
-            # Possibly written on purpose with `woo synth`: use it, but say so.
+        if stored != expected and (root, str(stored)) not in _WARNED:
+            # Possibly written on purpose with `woo synth`: use it, but say so (once).
+            _WARNED.add((root, str(stored)))
             logger.warning("%s differs from the default %s (%s); delete %s to regenerate it",
                            params_file, what, stored, root)
         return root
