@@ -53,8 +53,9 @@ class SyntheticConfig:
 
     Attributes:
         seed: random seed; one seed gives byte-identical output.
-        train_videos / val_videos: videos per split. The val split is large (510 key frames) so that frame-mAP varies little with the training seed; video
-            ``i`` of a split is the same for any number of videos.
+        train_videos / val_videos: videos per split. The val split is large (510 key
+            frames) so that frame-mAP varies little with the training seed; video ``i``
+            of a split is the same for any number of videos.
         key_frames: annotated seconds per video (902 .. 901 + key_frames);
             every video has (key_frames + 2) * 30 frames.
         width / height: frame size in pixels.
