@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _figures(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, float)}
+    return {k: v for k, v in metrics.items() if isinstance(v, float) and k != "wall_time_s"}
 
 
 def main() -> None:
