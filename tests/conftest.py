@@ -4,14 +4,21 @@ import os
 import pytest
 
 from woo.cli import main
+from woo.data import synthetic, synthetic_jhmdb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")
 def datasets_root(tmp_path_factory):
-    """A $WOO_DATASETS folder for the whole session; the synthetic set is generated there on first use."""
-    return str(tmp_path_factory.mktemp("datasets"))
+    """A $WOO_DATASETS folder for the whole session, with both synthetic sets in their default
+    layouts but fewer videos (24 / 8 and 36 / 18), so that generating and evaluating them stays
+    quick; the tests' counts are these sets'. The catalog uses them with a warning."""
+    root = str(tmp_path_factory.mktemp("datasets"))
+    synthetic.generate(os.path.join(root, "woo_synthetic"), synthetic.SyntheticConfig(train_videos=24, val_videos=8))
+    synthetic_jhmdb.generate_jhmdb(os.path.join(root, "woo_synthetic_jhmdb"),
+                                   synthetic_jhmdb.JHMDBSyntheticConfig(train_videos=36, test_videos=18))
+    return root
 
 
 @pytest.fixture
@@ -29,9 +36,6 @@ def trained(datasets_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WOO_DATASETS", datasets_root)
         assert main(["train", "--config-file", config, "OUTPUT_DIR", str(out), "DATASETS.TEST", "()"]) == 0
-    frames_dir = os.path.join(datasets_root, "woo_synthetic", "frames", "val000")
-    return {"weights": str(out / "model_final.pth"), "frames_dir": frames_dir,
-            "annotations": os.path.join(datasets_root, "woo_synthetic", "annotations",
-                                        "woo_synthetic_val_v1.0.csv"),
-            "label_map": os.path.join(datasets_root, "woo_synthetic", "annotations",
-                                      "woo_synthetic_action_list_v1.0.pbtxt")}
+    files = synthetic.split_files(os.path.join(datasets_root, "woo_synthetic"), "val")
+    return {"weights": str(out / "model_final.pth"), "frames_dir": os.path.join(files["frames_dir"], "val000"),
+            "annotations": files["annotations"], "label_map": files["label_map"]}

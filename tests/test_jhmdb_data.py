@@ -9,6 +9,7 @@ import pytest
 
 from woo.cli import main as woo_main
 from woo.data.catalog import get_split, list_splits, load_dataset_dicts
+from woo.data.synthetic_jhmdb import JHMDBSyntheticConfig, generate_jhmdb
 from woo.data.tube_dataset import TubeSplit, load_tube_records
 from woo.formats.act_groundtruth import read_act_groundtruth
 
@@ -181,6 +182,25 @@ def test_synth_jhmdb_is_reproducible_and_readable(tmp_path):
     x1, y1, x2, y2 = tube[-1, 1:5].astype(int)
     assert 0 <= x1 < x2 <= 159 and 0 <= y1 < y2 <= 119
     assert woo_main(["synth", "--format", "jhmdb", "--out", outs[0]]) == 1  # exists, no --force
+
+
+def test_synth_jhmdb_scenes_tell_nothing_but_the_action(tmp_path):
+    out = str(tmp_path / "s")
+    generate_jhmdb(out, JHMDBSyntheticConfig(train_videos=12, test_videos=1))
+    gt = read_act_groundtruth(os.path.join(out, "woo_synthetic_jhmdb-GT.pkl"))
+    first = {v: cv2.imread(os.path.join(out, "Frames", v, "00001.png")) for v in gt.train_videos[0]}
+    for scene in (0, 6):
+        videos = [f"train{scene + label:03d}" for label in range(6)]
+        assert [list(gt.gttubes[v]) for v in videos] == [[label] for label in range(6)]  # one scene, six actions
+        actor = np.zeros((120, 160), bool)  # where any of the six actors is, with the antialiased edge
+        for v in videos:
+            x1, y1, x2, y2 = gt.gttubes[v][int(v[-3:]) % 6][0][0, 1:5].astype(int)
+            actor[max(y1 - 2, 0):y2 + 3, max(x1 - 2, 0):x2 + 3] = True
+        for v in videos[1:]:  # the same background and distractors
+            np.testing.assert_array_equal(first[v][~actor], first[videos[0]][~actor])
+        # the same actor: stand and walk look the same on the first frame
+        np.testing.assert_array_equal(first[videos[0]], first[videos[1]])
+    assert (first["train000"] != first["train006"]).mean() > 0.5  # another scene
 
 
 def test_d2_registers_the_splits_with_tube_metadata(woo_datasets):

@@ -1,5 +1,6 @@
 """The synthetic AVA-format dataset: deterministic, AVA layout, readable by the AVA reader."""
 import filecmp
+import json
 import os
 
 import numpy as np
@@ -36,8 +37,8 @@ def test_same_seed_gives_byte_identical_output(tiny, tmp_path):
     assert not mismatch and not errors
     other = str(tmp_path / "c")
     generate(other, SyntheticConfig(**{**TINY.__dict__, "seed": 4}))
-    name = "annotations/woo_synthetic_train_v1.0.csv"
-    assert not filecmp.cmp(os.path.join(tiny, name), os.path.join(other, name), shallow=False)
+    name = split_files(tiny, "train")["annotations"]
+    assert not filecmp.cmp(name, name.replace(tiny, other), shallow=False)
 
 
 def test_layout_is_avas(tiny):
@@ -140,3 +141,21 @@ def test_non_default_dataset_is_used_with_a_warning(tmp_path, caplog):
         assert synthetic.ensure_synthetic(out) == out
     assert "differs from the default synthetic dataset" in caplog.text
     assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3
+
+
+def test_a_set_of_another_layout_version_is_regenerated(tmp_path, caplog):
+    out = str(tmp_path / "woo_synthetic")
+    generate(out, TINY)
+    params = os.path.join(out, "woo_synthetic.json")
+    with open(params) as f:
+        stored = json.load(f)
+    with open(params, "w") as f:
+        json.dump({**stored, "version": "v0.9"}, f)
+    os.remove(split_files(out, "val")["annotations"])
+    with caplog.at_level("WARNING"):
+        assert synthetic.ensure_synthetic(out, TINY) == out
+    assert "layout version v0.9" in caplog.text and "regenerating" in caplog.text
+    with open(params) as f:
+        assert json.load(f) == stored
+    assert os.path.isfile(split_files(out, "val")["annotations"])
+    assert os.listdir(tmp_path) == ["woo_synthetic"]  # nothing left aside

@@ -13,9 +13,11 @@ exclusions) and is byte-identical for one seed and OpenCV build.
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import cv2
 import numpy as np
@@ -33,7 +35,9 @@ _MOTIONS = (1, 2, 3)
 # appearance action -> probability that an actor has it
 _APPEARANCE_PROB = {4: 0.35, 5: 0.3, 6: 0.3}
 _PREFIX = "woo_synthetic"
-_VERSION = "v1.0"
+# The layout version, also in the annotation file names: a stored set of another version
+# is regenerated (v1.1: 48 train and 64 val videos instead of 24 and 8).
+_VERSION = "v1.1"
 _PARAMS_FILE = "woo_synthetic.json"
 # Key seconds are AVA's first ones; frame 0 is second 900, as in AVA.
 _FIRST_KEY_SECOND = AVA_VALID_TIMESTAMPS[0]
@@ -49,7 +53,9 @@ class SyntheticConfig:
 
     Attributes:
         seed: random seed; one seed gives byte-identical output.
-        train_videos / val_videos: videos per split.
+        train_videos / val_videos: videos per split. The val split is large (510 key
+            frames) so that frame-mAP varies little with the training seed; video ``i``
+            of a split is the same for any number of videos.
         key_frames: annotated seconds per video (902 .. 901 + key_frames);
             every video has (key_frames + 2) * 30 frames.
         width / height: frame size in pixels.
@@ -61,8 +67,8 @@ class SyntheticConfig:
     """
 
     seed: int = 0
-    train_videos: int = 24
-    val_videos: int = 8
+    train_videos: int = 48
+    val_videos: int = 64
     key_frames: int = 8
     width: int = 160
     height: int = 120
@@ -126,10 +132,14 @@ def _position(actor: _Actor, frame: int, width: int) -> Tuple[float, float]:
     return x, foot
 
 
-def _new_actor(rng: np.random.Generator, cfg: SyntheticConfig, person_id: int, first: int, others) -> _Actor:
+def _new_actor(rng: np.random.Generator, cfg: SyntheticConfig, person_id: int, first: int, others,
+               actions: Tuple[int, ...] = ()) -> _Actor:
+    """A new actor; its ``actions`` are drawn unless given. Given actions, the same generator
+    state gives the same actor (colour, size, place, motion) whatever the actions."""
     scale = cfg.height / 120.0
-    actions = [int(rng.choice(_MOTIONS))]
-    actions += [a for a, p in _APPEARANCE_PROB.items() if rng.random() < p]
+    if not actions:
+        actions = [int(rng.choice(_MOTIONS))]
+        actions += [a for a, p in _APPEARANCE_PROB.items() if rng.random() < p]
     body_h = int(rng.integers(26, 38) * scale)
     body_w = int(body_h * rng.uniform(0.45, 0.55))
     if 5 in actions:  # crouch: short and wide
@@ -318,6 +328,21 @@ def generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
         (write or generate)(staged, cfg)
 
 
+# (root, stored parameters) of the non-default sets already warned about
+_WARNED: Set[Tuple[str, str]] = set()
+
+
+def _remove(root: str) -> None:
+    """Delete the folder ``root``: first renamed aside, so that it is never seen half deleted."""
+    aside = tempfile.mkdtemp(prefix=f".{os.path.basename(root)}.old.", dir=os.path.dirname(os.path.abspath(root)))
+    try:
+        os.replace(root, os.path.join(aside, "data"))
+    except FileNotFoundError:  # another process moved it first
+        pass
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERSION,
                      what: str = "synthetic dataset") -> str:
     """``root`` holding a synthetic dataset, generated with ``config`` when missing.
@@ -329,6 +354,9 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
         version: the generator version stored beside the parameters.
         what: the dataset's name in messages.
 
+    A set of another ``version`` is deleted and generated again (with a warning); one of this
+    version with other parameters is used as it is (with a warning, once a process).
+
     Raises:
         FileExistsError: ``root`` exists but is not a complete synthetic dataset.
     """
@@ -337,9 +365,17 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
     if os.path.isfile(params_file):
         with open(params_file, encoding="utf-8") as f:
             stored = json.load(f)
+        if stored.get("version") != version:
+            # Another layout version: this code would not read it as it was meant (file names,
+            # sizes), so it is replaced, also when `woo synth` wrote it.
+            logger.warning("%s holds the %s of layout version %s; this code uses %s: regenerating it",
+                           root, what, stored.get("version"), version)
+            _remove(root)
+            return ensure_synthetic(root, config, write=write, version=version, what=what)
         expected = {"version": version, "params": asdict(config)}
-        if stored != expected:
-            # Possibly written on purpose with `woo synth`: use it, but say so.
+        if stored != expected and (root, str(stored)) not in _WARNED:
+            # Possibly written on purpose with `woo synth`: use it, but say so (once).
+            _WARNED.add((root, str(stored)))
             logger.warning("%s differs from the default %s (%s); delete %s to regenerate it",
                            params_file, what, stored, root)
         return root

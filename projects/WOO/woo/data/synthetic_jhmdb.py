@@ -5,7 +5,10 @@ distractors, a body with a head), made JHMDB-like: every video is one trimmed
 clip of ``num_frames`` frames with one actor doing one action for the whole
 clip. The action is one of the six synthetic ones, a single label per actor:
 a motion (stand, walk, bob) alone, or an appearance (carry, crouch, raise arm)
-on top of a motion. Output:
+on top of a motion. Videos come in scenes of six, one per action: the same
+background, distractors and actor (colour, size, place, speed), so that
+nothing but the action tells a video's label (with one scene per video, a model
+can learn the training scenes instead of the actions). Output:
 
 * ``woo_synthetic_jhmdb-GT.pkl``: the ACT ground-truth dict (``labels``,
   ``gttubes`` with pixel-inclusive boxes, ``nframes``, ``train_videos``,
@@ -42,7 +45,8 @@ __all__ = ["JHMDBSyntheticConfig", "generate_jhmdb", "ensure_synthetic_jhmdb", "
 
 logger = logging.getLogger(__name__)
 
-_VERSION = "jhmdb-v1.0"
+# v1.1: scenes of six videos, one per action, and 72 training videos instead of 36.
+_VERSION = "jhmdb-v1.1"
 _GT_FILE = "woo_synthetic_jhmdb-GT.pkl"
 _APPEARANCES = (4, 5, 6)
 
@@ -53,15 +57,16 @@ class JHMDBSyntheticConfig:
 
     Attributes:
         seed: random seed; one seed gives byte-identical output.
-        train_videos / test_videos: videos per subset.
+        train_videos / test_videos: videos per subset; video ``i`` is scene ``i // 6`` with
+            action ``i % 6``.
         num_frames: frames per video (JHMDB clips have 15 to 40).
         width / height: frame size in pixels.
         max_distractors: static non-actor shapes per video (1..max).
     """
 
     seed: int = 0
-    train_videos: int = 36
-    test_videos: int = 18
+    train_videos: int = 72
+    test_videos: int = 24
     num_frames: int = 32
     width: int = 160
     height: int = 120
@@ -74,23 +79,25 @@ def split_files(root: str) -> Dict:
                 frame_pattern="{:05d}.png", split=1)
 
 
-def _single_label_actor(rng: np.random.Generator, cfg: JHMDBSyntheticConfig, label: int):
-    """An actor of :mod:`woo.data.synthetic` whose single label is ``label`` (0-based): a motion
-    alone, or one appearance action on top of a motion."""
-    scene = SyntheticConfig(width=cfg.width, height=cfg.height)
-    while True:
-        actor = _new_actor(rng, scene, 0, 0, [])
-        appearance = [a for a in actor.actions if a in _APPEARANCES]
-        if len(appearance) <= 1 and (appearance[0] if appearance else actor.actions[0]) - 1 == label:
-            return actor
+def _scene(cfg: JHMDBSyntheticConfig, code: int, scene: int):
+    """Background (distractors drawn) and actor generator state of one scene."""
+    rng = np.random.default_rng([cfg.seed, code, scene])
+    layout = SyntheticConfig(width=cfg.width, height=cfg.height, max_distractors=cfg.max_distractors)
+    background = _background(rng, layout)
+    _draw_distractors(rng, layout, background)
+    return background, rng.bit_generator.state
 
 
-def _write_video(out: str, video: str, label: int, rng: np.random.Generator, cfg: JHMDBSyntheticConfig):
-    """Write one video of action ``label``; returns its tube (num_frames, 5) float32."""
-    background = _background(rng, SyntheticConfig(width=cfg.width, height=cfg.height))
-    _draw_distractors(rng, SyntheticConfig(width=cfg.width, height=cfg.height, max_distractors=cfg.max_distractors),
-                      background)
-    actor = _single_label_actor(rng, cfg, label)
+def _write_video(out: str, video: str, label: int, scene, rng: np.random.Generator, cfg: JHMDBSyntheticConfig):
+    """Write one video of action ``label`` (0-based) in ``scene``; returns its tube (num_frames, 5) float32.
+
+    An appearance action comes on top of a motion drawn from ``rng``."""
+    background, actor_state = scene
+    action = label + 1
+    actions = (action,) if action not in _APPEARANCES else (int(rng.choice((1, 2, 3))), action)
+    actor_rng = np.random.default_rng()
+    actor_rng.bit_generator.state = actor_state  # the scene's actor, whatever the action
+    actor = _new_actor(actor_rng, SyntheticConfig(width=cfg.width, height=cfg.height), 0, 0, [], actions=actions)
     actor.end_frame = cfg.num_frames
     folder = os.path.join(out, "Frames", video)
     os.makedirs(folder)
@@ -113,8 +120,11 @@ def generate_jhmdb(out: str, cfg: JHMDBSyntheticConfig = JHMDBSyntheticConfig())
     for code, (subset, count) in enumerate((("train", cfg.train_videos), ("test", cfg.test_videos))):
         for index in range(count):
             video = f"{subset}{index:03d}"
-            label = index % len(ACTIONS)  # classes equally common, as in JHMDB
-            tube = _write_video(out, video, label, np.random.default_rng([cfg.seed, code, index]), cfg)
+            scene, label = divmod(index, len(ACTIONS))  # classes equally common, as in JHMDB
+            if label == 0:
+                layout = _scene(cfg, code, scene)
+            rng = np.random.default_rng([cfg.seed, code, scene, 1 + label])
+            tube = _write_video(out, video, label, layout, rng, cfg)
             gttubes[video] = {label: [tube]}
             nframes[video] = cfg.num_frames
             resolution[video] = (cfg.height, cfg.width)
