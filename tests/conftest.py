@@ -13,7 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def datasets_root(tmp_path_factory):
     """A $WOO_DATASETS folder for the whole session, with both synthetic sets in their default
     layouts but fewer videos (24 / 8 and 36 / 18), so that generating and evaluating them stays
-    quick; the tests' counts are these sets'. The catalog uses them with a warning."""
+    quick; the tests' counts are these sets'. The catalog uses them and logs that they differ."""
     root = str(tmp_path_factory.mktemp("datasets"))
     synthetic.generate(os.path.join(root, "woo_synthetic"), synthetic.SyntheticConfig(train_videos=24, val_videos=8))
     synthetic_jhmdb.generate_jhmdb(os.path.join(root, "woo_synthetic_jhmdb"),

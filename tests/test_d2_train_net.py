@@ -170,7 +170,7 @@ def test_both_engines_resolve_the_same_schedule_in_epochs(runs, tmp_path):
         "DATALOADER:\n  FILTER_EMPTY_ANNOTATIONS: True\n"
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         assert woo_cli(["train", "--config-file", str(config), "OUTPUT_DIR", str(tmp_path / "woo")]) == 0
         args = default_argument_parser().parse_args(["--config-file", str(config), "OUTPUT_DIR", str(tmp_path / "d2")])
         trainer = train_net.Trainer(train_net.setup(args))
@@ -191,7 +191,7 @@ def test_a_split_registered_as_a_list_of_dicts_is_packed_into_records(runs):
     from woo.d2 import get_clip_dataset_dicts
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WOO_DATASETS", str(runs["tmp"] / "datasets"))
+        mp.setenv("WOO_DATASETS", runs["datasets"])
         records = get_clip_dataset_dicts(["woo_synthetic_val"])
     dicts = [dict(r, frame_paths=list(r["frame_paths"])) for r in records]
     DatasetCatalog.register("user_split_as_dicts", lambda: dicts)

@@ -237,7 +237,7 @@ def test_every_inference_mode_keeps_the_synthetic_frame_map(trained, woo_dataset
         if mode == "bf16-heads-bf16":
             continue  # scores move by up to 0.12 on these weights: why the heads run in fp32 by default
         # fp32 modes: the csv's rounding (3 decimals for boxes, 6 for scores); bf16: its 8-bit mantissa
-        box_tol, score_tol = (0.0011, 2e-6) if mode.startswith("fp32") else (0.03, 0.03)
+        box_tol, score_tol = (0.0011, 2.5e-6) if mode.startswith("fp32") else (0.03, 0.03)
         for key, rows in ref.items():
             assert len(detections[mode][key]) == len(rows)
             for (box, score), (box_m, score_m) in zip(sorted(rows), sorted(detections[mode][key])):

@@ -134,10 +134,10 @@ def test_synth_command(tmp_path, capsys):
     assert "--key-frames does not apply to --format jhmdb" in capsys.readouterr().err
 
 
-def test_non_default_dataset_is_used_with_a_warning(tmp_path, caplog):
+def test_non_default_dataset_is_used_and_logged(tmp_path, caplog):
     out = str(tmp_path / "woo_synthetic")
     generate(out, TINY)
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO", logger="woo.data.synthetic"):
         assert synthetic.ensure_synthetic(out) == out
     assert "differs from the default synthetic dataset" in caplog.text
     assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3

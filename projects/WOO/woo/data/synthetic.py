@@ -329,7 +329,7 @@ def generate_atomically(out: str, cfg: SyntheticConfig, write=None) -> None:
 
 
 # (root, stored parameters) of the non-default sets already warned about
-_WARNED: Set[Tuple[str, str]] = set()
+_LOGGED: Set[Tuple[str, str]] = set()
 
 
 def _remove(root: str) -> None:
@@ -373,10 +373,11 @@ def ensure_synthetic(root: str, config=None, *, write=None, version: str = _VERS
             _remove(root)
             return ensure_synthetic(root, config, write=write, version=version, what=what)
         expected = {"version": version, "params": asdict(config)}
-        if stored != expected and (root, str(stored)) not in _WARNED:
-            # Possibly written on purpose with `woo synth`: use it, but say so (once).
-            _WARNED.add((root, str(stored)))
-            logger.warning("%s differs from the default %s (%s); delete %s to regenerate it",
+        if stored != expected and (root, str(stored)) not in _LOGGED:
+            # Possibly written on purpose with `woo synth`: use it, and say so once in the log
+            # (not on the console, where a command's errors are one line).
+            _LOGGED.add((root, str(stored)))
+            logger.info("%s differs from the default %s (%s); delete %s to regenerate it",
                            params_file, what, stored, root)
         return root
     if os.path.exists(root):
