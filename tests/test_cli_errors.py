@@ -188,3 +188,17 @@ def test_passive_wait_policy_is_set_before_torch_loads(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's setting stays
     prefer_passive_wait([])
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    """Loading torch and a command takes seconds; Ctrl-C then is one line and exit code 130."""
+    import importlib
+
+    from woo import cli
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert cli.main(["prepare", "--videos", "v", "--annotations", "a.csv", "--labels", "l", "--out", "o"]) == 130
+    assert capsys.readouterr().err == "woo prepare: interrupted\n"

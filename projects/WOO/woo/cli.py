@@ -66,8 +66,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = argv[0]
     module_name, help_text = SUBCOMMANDS[name]
     prefer_passive_wait(argv[1:])
-    threads = importlib.import_module("woo.runtime.threads")  # loads torch: after the line above
-    module = importlib.import_module(module_name)
+    try:
+        # Loading torch and the command takes seconds: Ctrl-C then is one line too.
+        threads = importlib.import_module("woo.runtime.threads")  # loads torch: after the line above
+        module = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        print(f"woo {name}: interrupted", file=sys.stderr)
+        return 130
     sub_parser = argparse.ArgumentParser(prog=f"woo {name}", description=help_text)
     module.add_arguments(sub_parser)
     threads.add_threads_argument(sub_parser)

@@ -265,10 +265,16 @@ def main(args: argparse.Namespace) -> int:
         description["videos"] = info
         write_dataset_yaml(os.path.join(out, DATASET_FILE), description)
     path = os.path.join(args.out, DATASET_FILE)
-    summary = ", ".join(f"{split}: {d['videos']} videos, {d['key_frames']} key frames"
+    summary = ", ".join(f"{split}: {_count(d['videos'], 'video')}, {_count(d['key_frames'], 'key frame')}"
                         for split, d in description["splits"].items())
-    print(f"woo prepare: wrote {path} ({summary}; {len(categories)} classes at {args.fps:g} FPS)")
+    print(f"woo prepare: wrote {path} ({summary}; {_count(len(categories), 'class', 'classes')} "
+          f"at {args.fps:g} FPS)")
     print(f"  train with DATASETS.TRAIN '(\"{path}:train\",)'"
           + (f" DATASETS.TEST '(\"{path}:val\",)'" if "val" in splits else "")
           + f" MODEL.WOO.NUM_ACTIONS {max(class_ids)}")
     return 0
+
+
+def _count(n: int, noun: str, plural: str = "") -> str:
+    """``n`` and its noun: "1 video", "2 videos"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
