@@ -182,11 +182,14 @@ def _cvat_xml(video, frames, *, source=True):
     return "\n".join(head + body + ["</track>", "</annotations>"])
 
 
-def test_cvat_export_becomes_key_frame_rows(files, tmp_path):
+def test_cvat_export_becomes_key_frame_rows(files, tmp_path, capsys):
     xml = tmp_path / "clip1.xml"
     xml.write_text(_cvat_xml("clip1", SECONDS * FPS_IN))
     out = tmp_path / "set"
     assert _prepare(files, out, "--annotations", str(xml), "--spacing", "2") == 0
+    # The summary counts one video in the singular.
+    summary = capsys.readouterr().out.splitlines()[0]
+    assert summary == f"woo prepare: wrote {out / 'dataset.yaml'} (train: 1 video, 4 key frames; 3 classes at 30 FPS)"
     rows = (out / "annotations" / "train.csv").read_text().splitlines()
     # key frames at 0, 2, 4, 6 s = frames 0, 50, 100, 150 of the 25 FPS video
     assert rows == ["clip1,0,0.1,0.2,0.4,0.9,1,7", "clip1,0,0.5,0.1,0.8,0.7,5,9",
