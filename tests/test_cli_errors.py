@@ -104,10 +104,15 @@ def _ctrl_c(proc, reading):
     return proc.returncode, reading + out, err
 
 
-def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets, processes):
+    """Also with two processes (``--num-gpus 2``, gloo on the CPU), where every process gets the
+    Ctrl-C and the command still reports rank 0's checkpoint once."""
     out = tmp_path / "run"
     common = ["train", "--config-file", INSTANT, "DATASETS.TEST", "()", "SOLVER.LOG_PERIOD", "1",
               "SOLVER.CHECKPOINT_PERIOD", "0", "DATALOADER.NUM_WORKERS", "1", "OUTPUT_DIR", str(out)]
+    if processes > 1:
+        common += ["--num-gpus", str(processes), "SOLVER.IMS_PER_BATCH", "4"]
     proc = subprocess.Popen([sys.executable, "-m", "woo.cli", *common, "SOLVER.MAX_ITER", "100000"], env=env(),
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     seen = _wait_for(proc.stdout, rb"iter 1/100000 ")

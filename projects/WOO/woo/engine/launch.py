@@ -10,9 +10,14 @@ Processes come from one of:
 
 The backend is the caller's choice: NCCL for CUDA, gloo otherwise (so several CPU
 processes work too, e.g. for tests).
+
+Ctrl-C reaches every local process. The spawning process then waits for the others to
+stop and raises ``KeyboardInterrupt`` with rank 0's message (e.g. where ``--resume``
+continues), so that the command reports it once.
 """
 import os
 import socket
+import tempfile
 from datetime import timedelta
 from typing import Callable, Tuple
 
@@ -62,17 +67,37 @@ def launch(main_func: Callable, args: Tuple = (), *, num_gpus: int = 1, num_mach
         if num_machines != 1:
             raise ValueError("--dist-url auto works on one machine only; pass tcp://host:port")
         dist_url = f"tcp://127.0.0.1:{free_port()}"
-    mp.start_processes(_worker, nprocs=num_gpus,
-                       args=(main_func, args, num_gpus, machine_rank, world_size, dist_url, backend),
-                       start_method="spawn")
+    with tempfile.TemporaryDirectory(prefix="woo_launch_") as tmp:
+        interrupt_file = os.path.join(tmp, "interrupted")
+        context = mp.start_processes(
+            _worker, nprocs=num_gpus, join=False, start_method="spawn",
+            args=(main_func, args, num_gpus, machine_rank, world_size, dist_url, backend, interrupt_file))
+        try:
+            while not context.join():
+                pass
+        except KeyboardInterrupt:
+            # The processes got the same Ctrl-C: let them save and stop, then say what rank 0 left.
+            for process in context.processes:
+                process.join()
+            message = None
+            if os.path.isfile(interrupt_file):
+                with open(interrupt_file, encoding="utf-8") as f:
+                    message = f.read()
+            raise KeyboardInterrupt(*([message] if message else [])) from None
 
 
 def _worker(local_rank: int, main_func: Callable, args: Tuple, num_gpus: int, machine_rank: int,
-            world_size: int, dist_url: str, backend: str) -> None:
+            world_size: int, dist_url: str, backend: str, interrupt_file: str) -> None:
+    rank = machine_rank * num_gpus + local_rank
     dist.init_process_group(backend=backend, init_method=dist_url, world_size=world_size,
-                            rank=machine_rank * num_gpus + local_rank, timeout=timedelta(minutes=30))
+                            rank=rank, timeout=timedelta(minutes=30))
     comm.set_local_rank(local_rank)
     try:
         main_func(*args)
+    except KeyboardInterrupt as e:
+        if rank == 0 and e.args:
+            with open(interrupt_file, "w", encoding="utf-8") as f:
+                f.write(str(e.args[0]))
+        raise
     finally:
         dist.destroy_process_group()

@@ -14,6 +14,7 @@ from pytorchvideo.models.stem import create_res_basic_stem
 from torch import nn
 
 from .norm import get_norm3d
+from .tap_conv import TapConv3d
 
 __all__ = ["VideoResNet", "StageShape", "ShapeSpec"]
 
@@ -114,6 +115,7 @@ class VideoResNet(nn.Module):
                 conv_kernel_size=k,
                 conv_stride=(1, 2, 2),
                 conv_padding=[s // 2 for s in k],
+                conv=TapConv3d,  # nn.Conv3d, faster to train on the CPU for small stems
                 pool=nn.MaxPool3d,
                 pool_kernel_size=(1, 3, 3),
                 pool_stride=(1, 2, 2),
