@@ -43,7 +43,8 @@ class _BatchNormLeafTracer(torch.fx.Tracer):
     """Keeps FrozenBatchNorm2d (outside torch.nn) as one call_module node."""
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return isinstance(m, FrozenBatchNorm2d) or super().is_leaf_module(m, module_qualified_name)
+        # TapConv3d is an nn.Conv3d outside torch.nn: a leaf too, so its batch norm folds into it.
+        return isinstance(m, (FrozenBatchNorm2d, nn.Conv3d)) or super().is_leaf_module(m, module_qualified_name)
 
 
 def autocast_context(precision: str, device_type: str) -> ContextManager:
