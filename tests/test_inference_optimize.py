@@ -238,11 +238,19 @@ def test_every_inference_mode_keeps_the_synthetic_frame_map(trained, woo_dataset
             continue  # scores move by up to 0.12 on these weights: why the heads run in fp32 by default
         # fp32 modes: the csv's rounding (3 decimals for boxes, 6 for scores); bf16: its 8-bit mantissa
         box_tol, score_tol = (0.0011, 2.5e-6) if mode.startswith("fp32") else (0.03, 0.03)
+        scores_compared = 0
         for key, rows in ref.items():
             assert len(detections[mode][key]) == len(rows)
             for (box, score), (box_m, score_m) in zip(sorted(rows), sorted(detections[mode][key])):
                 assert max(abs(a - b) for a, b in zip(box, box_m)) <= box_tol, (mode, key, box, box_m)
+                if mode.startswith("bf16") and (box[2] - box[0]) * (box[3] - box[1]) < 1e-3:
+                    # A box clamped to zero area at the frame's edge was predicted outside the frame:
+                    # its scores come from RoI features of a box that bf16 may move far, unbounded
+                    # by the clamped box's rounding (0.26 on these 4-iteration weights).
+                    continue
                 assert abs(score - score_m) <= score_tol, (mode, key, score, score_m)
+                scores_compared += 1
+        assert scores_compared > 100, (mode, scores_compared)
 
 
 def test_bf16_on_a_cpu_without_bf16_hardware_warns_once(monkeypatch, caplog):
