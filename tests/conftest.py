@@ -1,5 +1,7 @@
 """Fixtures shared by the test modules."""
 import os
+import signal
+import subprocess
 
 import pytest
 
@@ -19,6 +21,28 @@ def datasets_root(tmp_path_factory):
     synthetic_jhmdb.generate_jhmdb(os.path.join(root, "woo_synthetic_jhmdb"),
                                    synthetic_jhmdb.JHMDBSyntheticConfig(train_videos=36, test_videos=18))
     return root
+
+
+@pytest.fixture
+def interruptible():
+    """``interruptible(command, **popen)``: ``subprocess.Popen`` in a new process group that
+    takes Ctrl-C (SIGINT) as a terminal's foreground job does, even when the tests themselves
+    run where SIGINT is ignored (a shell's background job, ``nohup``), which children inherit.
+    Every process group started is killed at the end of the test, so a failed test leaves
+    no training running."""
+    started = []
+
+    def start(command, **popen):
+        proc = subprocess.Popen(command, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **popen)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 @pytest.fixture

@@ -105,7 +105,8 @@ def _ctrl_c(proc, reading):
 
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets, processes):
+def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets, interruptible,
+                                                                      processes):
     """Also with two processes (``--num-gpus 2``, gloo on the CPU), where every process gets the
     Ctrl-C and the command still reports rank 0's checkpoint once."""
     out = tmp_path / "run"
@@ -113,8 +114,8 @@ def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, 
               "SOLVER.CHECKPOINT_PERIOD", "0", "DATALOADER.NUM_WORKERS", "1", "OUTPUT_DIR", str(out)]
     if processes > 1:
         common += ["--num-gpus", str(processes), "SOLVER.IMS_PER_BATCH", "4"]
-    proc = subprocess.Popen([sys.executable, "-m", "woo.cli", *common, "SOLVER.MAX_ITER", "100000"], env=env(),
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = interruptible([sys.executable, "-m", "woo.cli", *common, "SOLVER.MAX_ITER", "100000"], env=env(),
+                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = _wait_for(proc.stdout, rb"iter 1/100000 ")
     code, stdout, stderr = _ctrl_c(proc, seen)
     stderr = stderr.decode()
@@ -143,12 +144,12 @@ def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, 
     assert "Training iterations" not in again.stdout
 
 
-def test_ctrl_c_during_demo_leaves_no_output(trained, tmp_path):
+def test_ctrl_c_during_demo_leaves_no_output(trained, tmp_path, interruptible):
     out = tmp_path / "demo"
-    proc = subprocess.Popen([sys.executable, "-m", "woo.cli", "demo", "--config-file", INSTANT, "--input",
-                             trained["frames_dir"], "--output", str(out), "--key-stride", "0", "--batch-size", "1",
-                             "MODEL.WEIGHTS", trained["weights"]], env=env(), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = interruptible([sys.executable, "-m", "woo.cli", "demo", "--config-file", INSTANT, "--input",
+                          trained["frames_dir"], "--output", str(out), "--key-stride", "0", "--batch-size", "1",
+                          "MODEL.WEIGHTS", trained["weights"]], env=env(), cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     _wait_for(proc.stderr, rb"demo val000: +\d+%\|[^\r]*\| *[1-9]")  # tqdm: the first frames are through
     code, stdout, stderr = _ctrl_c(proc, b"")
     stderr = stderr.decode()

@@ -36,12 +36,12 @@ def clip(trained, tmp_path):
     return path
 
 
-def woo_demo(trained, source, out, *extra, **popen):
-    """``woo demo`` on ``source`` as a subprocess (as a user runs it)."""
+def woo_demo(trained, source, out, *extra, start=subprocess.Popen, **popen):
+    """``woo demo`` on ``source`` as a subprocess (as a user runs it), started by ``start``."""
     env = {**os.environ, "PYTHONPATH": os.path.join(REPO, "projects", "WOO"), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "woo.cli", "demo", "--config-file", INSTANT, "--input", str(source),
                "--output", str(out), "--timeout", "3", *extra, "MODEL.WEIGHTS", trained["weights"]]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return start(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def wait_for(condition, seconds: float, what: str):
@@ -136,10 +136,10 @@ def test_standard_input(trained, clip, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_complete_result(trained, clip, tmp_path):
+def test_ctrl_c_leaves_a_complete_result(trained, clip, tmp_path, interruptible):
     out = tmp_path / "out"
     with PacedStreamServer(str(clip)) as server:
-        demo = woo_demo(trained, server.url, out)
+        demo = woo_demo(trained, server.url, out, start=interruptible)
         try:
             wait_for(lambda: len(log_lines(out)) >= 2 or demo.poll() is not None, 300, "two lines in live.jsonl")
             assert not server.finished.is_set()

@@ -264,7 +264,10 @@ class Trainer:
         try:
             for self.iter in range(self.start_iter, self.max_iter):
                 data_start = time.perf_counter()
-                batch = next(data_iter)
+                # Ctrl-C waits for the batch: cut short, a worker's tensor handover (its file
+                # descriptors, passed over a socket) fails with a traceback in that worker.
+                with sigint_deferred():
+                    batch = next(data_iter)
                 data_time = time.perf_counter() - data_start
                 loss_dict = self.run_step(batch)
                 bar.update(1)
