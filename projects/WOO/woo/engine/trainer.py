@@ -322,7 +322,7 @@ class Trainer:
         if not torch.isfinite(losses):
             raise self._diverged(
                 f"non-finite loss {float(losses.detach())} ("
-                + ", ".join(f"{k} {float(v):.4g}" for k, v in loss_dict.items()) + ")"
+                + ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in loss_dict.items()) + ")"
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses).backward()
