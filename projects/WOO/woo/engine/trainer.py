@@ -266,7 +266,8 @@ class Trainer:
                 data_start = time.perf_counter()
                 # Ctrl-C waits for the batch: cut short, a worker's tensor handover (its file
                 # descriptors, passed over a socket) fails with a traceback in that worker.
-                with sigint_deferred():
+                # A second Ctrl-C stops waiting (a stuck worker).
+                with sigint_deferred(second_interrupts=True):
                     batch = next(data_iter)
                 data_time = time.perf_counter() - data_start
                 loss_dict = self.run_step(batch)
