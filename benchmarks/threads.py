@@ -11,7 +11,9 @@ Each measurement is a real command in its own process:
 
 Settings: ``pytorch`` (``--threads 0``: one thread per core, OpenMP's spinning wait), ``chosen``
 (no flag: WOO's choice), and ``N passive`` / ``N active`` for N in ``--grid`` (``--threads N``
-with ``OMP_WAIT_POLICY=PASSIVE`` / ``ACTIVE``; ``--policies``). Conditions: ``as is`` and ``busy`` (one extra
+with ``OMP_WAIT_POLICY=PASSIVE`` / ``ACTIVE``; ``--policies``; a passive thread sleeps at once), and ``N spin K``
+for N > 1 and K in ``--spins`` (passive after ``GOMP_SPINCOUNT=K`` spins; libgomp's default is 300000, WOO's
+10000). WOO's choice depends on the load it measures when it starts. Conditions: ``as is`` and ``busy`` (one extra
 process spinning in a Python loop, pinned to no core, for the whole measurement). Settings are
 interleaved in rounds, so a change in the machine's load falls on all of them alike; the median
 over ``--rounds`` counts. Prints a table (and how far WOO's choice is from the best setting) and
@@ -33,23 +35,27 @@ import tempfile
 import time
 
 from woo.formats.json_io import write_json
-from woo.runtime.threads import available_cores, choose_intra_op_threads
+from woo.runtime.threads import available_cores
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSY_LOOP = "while True: pass"
 
 
-def settings(grid, policies):
+def settings(grid, policies, spins=()):
     """{name: (extra command-line words, extra environment)}."""
     table = {"pytorch": (["--threads", "0"], {}), "chosen": ([], {})}
     for n in grid:
         for policy in policies:
             table[f"{n} {policy}"] = (["--threads", str(n)], {"OMP_WAIT_POLICY": policy.upper()})
+        for spin in spins if n > 1 else ():
+            table[f"{n} spin {spin}"] = (["--threads", str(n)], {"OMP_WAIT_POLICY": "PASSIVE",
+                                                                 "GOMP_SPINCOUNT": str(spin)})
     return table
 
 
 def environment(extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "WOO_BUSY_CORES")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "projects", "WOO"), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
@@ -60,8 +66,9 @@ def woo(words, env, timeout):
                           timeout=timeout, cwd=REPO)
 
 
-def train_speed(args, out_dir, words, env) -> float:
-    """Iterations per second of a short `woo train` (iterations after the first ``args.skip``)."""
+def train_speed(args, out_dir, words, env, choices=None) -> float:
+    """Iterations per second of a short `woo train` (iterations after the first ``args.skip``);
+    appends the command's logged thread choice to ``choices``."""
     done = woo(["train", "--config-file", args.config, *words, "SOLVER.MAX_ITER", str(args.iters),
                 "SOLVER.LOG_PERIOD", "1", "SOLVER.CHECKPOINT_PERIOD", "0", "DATASETS.TEST", "()",
                 "OUTPUT_DIR", out_dir], env, args.timeout)
@@ -70,6 +77,8 @@ def train_speed(args, out_dir, words, env) -> float:
     elapsed = {int(m.group(1)): float(m.group(2)) for m in
                re.finditer(r"iter (\d+)/\d+ .* elapsed (\d+(?:\.\d+)?)s", done.stdout)}
     first, last = args.skip, args.iters
+    if choices is not None:
+        choices.append(re.search(r"threads: (.*)", done.stdout).group(1).strip())
     return (last - first) / max(elapsed[last] - elapsed[first], 1e-9)
 
 
@@ -91,6 +100,7 @@ def main() -> None:
     parser.add_argument("--grid", type=int, nargs="+", default=None, help="thread counts (default 1..cores)")
     parser.add_argument("--policies", nargs="+", default=["passive", "active"], choices=["passive", "active"],
                         help="OpenMP wait policies of the grid")
+    parser.add_argument("--spins", type=int, nargs="*", default=[], help="GOMP_SPINCOUNT values of the grid")
     parser.add_argument("--rounds", type=int, default=1, help="measurements of each setting (median counts)")
     parser.add_argument("--tasks", nargs="+", default=["train", "demo"], choices=["train", "demo"])
     parser.add_argument("--datasets", default=os.environ.get("WOO_DATASETS", os.path.join(REPO, "datasets")))
@@ -99,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     cores = available_cores()
     grid = args.grid or list(range(1, cores + 1))
-    table = settings(grid, args.policies)
+    table = settings(grid, args.policies, args.spins)
     work = tempfile.mkdtemp(prefix="woo_threads_")
     base_env = {"WOO_DATASETS": args.datasets}
 
@@ -110,6 +120,7 @@ def main() -> None:
 
     results = {task: {cond: {name: [] for name in table} for cond in ("as is", "busy")} for task in args.tasks}
     loads = {"as is": [], "busy": []}
+    choices = {"as is": [], "busy": []}  # WOO's logged choice in each condition
     for condition in ("as is", "busy"):
         busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if condition == "busy" else None
         try:
@@ -120,7 +131,8 @@ def main() -> None:
                     for task in args.tasks:
                         out = os.path.join(work, f"{task}_{condition.replace(' ', '')}_{name.replace(' ', '_')}_{r}")
                         t0 = time.perf_counter()
-                        speed = (train_speed(args, out, words, env) if task == "train"
+                        logged = choices[condition] if name == "chosen" else None
+                        speed = (train_speed(args, out, words, env, logged) if task == "train"
                                  else demo_speed(args, weights, out, words, env))
                         results[task][condition][name].append(speed)
                         print(f"{condition:>5} {task:>5} {name:>10}: {speed:.3f} "
@@ -132,7 +144,10 @@ def main() -> None:
 
     units = {"train": "it/s", "demo": "video s/s"}
     summary = {}
-    print(f"\n{cores} cores; chosen: {choose_intra_op_threads(cores)} intra-op thread(s), OMP_WAIT_POLICY=PASSIVE")
+    print(f"\n{cores} cores; WOO's choice as logged:")
+    for condition, logged in choices.items():
+        for line in sorted(set(logged)):
+            print(f"  {condition}: {line} ({logged.count(line)} of {len(logged)})")
     print("| task | condition | " + " | ".join(table) + " | chosen / best |")
     print("|---|---|" + "---|" * (len(table) + 1))
     for task, by_condition in results.items():
@@ -150,7 +165,7 @@ def main() -> None:
         "machine": {"cores": cores, "platform": platform.platform(),
                     "load_average_at_start": {k: [round(x, 2) for x in v] for k, v in loads.items()}},
         "config": os.path.relpath(args.config, REPO), "iters": args.iters, "skip": args.skip,
-        "rounds": args.rounds, "chosen_threads": choose_intra_op_threads(cores), "settings": {k: {"args": w, "env": e} for k, (w, e) in table.items()},
+        "rounds": args.rounds, "chosen": choices, "settings": {k: {"args": w, "env": e} for k, (w, e) in table.items()},
         "results": summary,
     })
     print(f"wrote {args.json}")

@@ -163,22 +163,73 @@ def test_thread_choice(monkeypatch):
     assert threads.choose_intra_op_threads(cores=2, data_workers=1) == 2
     assert threads.choose_intra_op_threads(cores=16, data_workers=4, processes=2) == 8
     assert threads.choose_intra_op_threads(cores=3, processes=4) == 1
+    # Cores other processes keep busy are left to them, rounded to whole cores; one thread at least.
+    assert threads.choose_intra_op_threads(cores=2, data_workers=1, busy=0.4) == 2
+    assert threads.choose_intra_op_threads(cores=2, data_workers=1, busy=1.2) == 1
+    assert threads.choose_intra_op_threads(cores=2, busy=5.0) == 1
+    assert threads.choose_intra_op_threads(cores=16, processes=2, busy=3.0) == 6
     before = torch.get_num_threads()
     try:
         text = threads.configure_threads(1, data_workers=2, log=False)
         assert torch.get_num_threads() == 1
         assert text.startswith("threads: 1 intra-op (--threads; ") and "2 data workers of 1 thread" in text
-        assert "OMP_WAIT_POLICY=" in text
+        assert "OMP_WAIT_POLICY=" in text and "kept busy" not in text
         with pytest.raises(ValueError, match="--threads must be >= 0"):
             threads.configure_threads(-1)
         monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's setting counts
         assert threads.configure_threads(log=False).startswith("threads: 1 intra-op (OMP_NUM_THREADS; ")
         monkeypatch.delenv("OMP_NUM_THREADS")
-        chosen = threads.choose_intra_op_threads(threads.available_cores(), 1)
-        assert threads.configure_threads(data_workers=1, log=False).startswith(f"threads: {chosen} intra-op (chosen; ")
-        assert torch.get_num_threads() == chosen
+        cores = threads.available_cores()
+        for busy in (0, 1):  # the load as the command measured it when it started
+            monkeypatch.setenv(threads.BUSY_CORES_ENV, str(busy))
+            chosen = max(1, cores - busy)
+            text = threads.configure_threads(data_workers=1, log=False)
+            assert text.startswith(f"threads: {chosen} intra-op (chosen; {cores} core"), text
+            assert f", {busy:.1f} kept busy by other processes" in text
+            assert torch.get_num_threads() == chosen
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_cores_elsewhere_counts_a_spinning_process():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = threads.busy_cores_elsewhere(samples=20)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    # The spinner is always running or ready to run; it is counted as a share of the machine's CPUs.
+    assert busy >= 0.9 * threads.available_cores() / os.cpu_count(), busy
+
+
+def test_the_command_measures_the_load_once_for_its_processes(tmp_path, woo_datasets):
+    """`woo train` measures the load before it computes and leaves the cores other processes keep
+    busy to them; its processes take the measurement from ``WOO_BUSY_CORES``, which it sets."""
+    out = tmp_path / "run"
+    extra = {k: v for k, v in env().items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-m", "woo.cli", "train", "--config-file", INSTANT, "DATASETS.TEST", "()",
+                           "SOLVER.MAX_ITER", "1", "OUTPUT_DIR", str(out)], env={**extra, threads.BUSY_CORES_ENV: "1"},
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cores = threads.available_cores()
+    assert (f"threads: {max(1, cores - 1)} intra-op (chosen; {cores} core{'s' if cores != 1 else ''}, "
+            "1.0 kept busy by other processes") in (out / "log.txt").read_text()
+    # Measured by the command itself: a process spinning beside it keeps (about) a core busy.
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        done = subprocess.run([sys.executable, "-m", "woo.cli", "train", "--config-file", INSTANT, "DATASETS.TEST",
+                               "()", "SOLVER.MAX_ITER", "1", "OUTPUT_DIR", str(tmp_path / "busy")], env=extra,
+                              capture_output=True, text=True, cwd=REPO, timeout=600)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = re.search(r"threads: (\d+) intra-op \(chosen; .*, ([\d.]+) kept busy by other processes",
+                     (tmp_path / "busy" / "log.txt").read_text())
+    assert line, (tmp_path / "busy" / "log.txt").read_text()[-2000:]
+    assert float(line.group(2)) >= 0.9 * cores / os.cpu_count()
+    assert int(line.group(1)) == threads.choose_intra_op_threads(cores, busy=float(line.group(2)))
 
 
 def test_passive_wait_policy_is_set_before_torch_loads(monkeypatch):
@@ -187,10 +238,15 @@ def test_passive_wait_policy_is_set_before_torch_loads(monkeypatch):
     assert subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True).stdout == "False\n"
     monkeypatch.delitem(sys.modules, "torch")  # as before torch loads (restored after the test)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     prefer_passive_wait(["--threads", "0"])  # PyTorch's defaults asked for
-    assert "OMP_WAIT_POLICY" not in os.environ
+    assert "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
     prefer_passive_wait(["--config-file", "x.yaml"])
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and os.environ["GOMP_SPINCOUNT"] == "10000"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "0")  # the user's spin count stays
+    prefer_passive_wait([])
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and os.environ["GOMP_SPINCOUNT"] == "0"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's setting stays
     prefer_passive_wait([])
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

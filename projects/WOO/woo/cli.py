@@ -79,6 +79,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_flags_anywhere(sub_parser, argv[1:])
     # Warnings reach the user's terminal; a command that reports progress sets up more itself.
     setup_logger(stream="stderr", level=logging.WARNING)
+    measured_here = args.threads is None and threads.BUSY_CORES_ENV not in os.environ
+    if measured_here:
+        # The load before this command computes anything, for all its thread choices and processes.
+        os.environ[threads.BUSY_CORES_ENV] = f"{threads.busy_cores_elsewhere():.2f}"
     try:
         # Every command computes with these; one whose data workers change the choice sets it again.
         threads.configure_threads(args.threads)
@@ -96,15 +100,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _report(name, e, 2)
     except USER_ERRORS as e:
         return _report(name, e, 1)
+    finally:
+        if measured_here:  # a later command in this process measures its own load
+            os.environ.pop(threads.BUSY_CORES_ENV, None)
+
+
+# Spins of a waiting OpenMP thread before it sleeps (libgomp's GOMP_SPINCOUNT; about 0.1 ms):
+# enough to catch the next parallel region of a step, too few to hold a core that another
+# process needs (libgomp's default, 300000, is about 3 ms). Measured: benchmarks/threads.py.
+WAIT_SPINS = 10000
 
 
 def prefer_passive_wait(argv: List[str]) -> None:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` (see :mod:`woo.runtime.threads`) for this process and its
-    children, unless the user set the variable, ``argv`` asks for ``--threads 0`` (PyTorch's
-    defaults), or torch is loaded already (the variable would change nothing, so it stays as is)."""
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` with a short spin first (``GOMP_SPINCOUNT`` =
+    :data:`WAIT_SPINS`; see :mod:`woo.runtime.threads`) for this process and its children,
+    unless the user set the policy, ``argv`` asks for ``--threads 0`` (PyTorch's defaults), or
+    torch is loaded already (the variables would change nothing, so they stay as they are).
+    A ``GOMP_SPINCOUNT`` the user set stays."""
     if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or _wants_pytorch_defaults(argv):
         return
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", str(WAIT_SPINS))
 
 
 def _wants_pytorch_defaults(argv: List[str]) -> bool:
