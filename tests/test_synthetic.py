@@ -1,4 +1,5 @@
 """The synthetic AVA-format dataset: deterministic, AVA layout, readable by the AVA reader."""
+import dataclasses
 import filecmp
 import json
 import os
@@ -104,6 +105,21 @@ def test_motion_classes_look_the_same_on_one_frame_and_differ_over_time():
     assert len({x for x, _ in positions["bob"]}) == 1 and np.ptp([y for _, y in positions["bob"]]) > 6
 
 
+def test_motion_scale_scales_walking_and_bobbing_only():
+    actors = {}
+    for scale in (1.0, 1.5):
+        rng = np.random.default_rng(3)
+        cfg = synthetic.SyntheticConfig(motion_scale=scale)
+        actors[scale] = [synthetic._new_actor(rng, cfg, 0, 0, [], actions=(m,)) for m in (2, 3)]
+    for plain, strong in zip(actors[1.0], actors[1.5]):
+        assert strong.velocity == pytest.approx(1.5 * plain.velocity)
+        assert strong.amplitude == pytest.approx(1.5 * plain.amplitude)
+        assert (strong.x0, strong.foot0, strong.body_w, strong.body_h, strong.period, strong.phase) == (
+            plain.x0, plain.foot0, plain.body_w, plain.body_h, plain.period, plain.phase)
+    # The default: walkers move 1.0 to 1.6 px per frame at 120 px height.
+    assert synthetic.SyntheticConfig().motion_scale == 1.0 and 1.0 <= abs(actors[1.0][0].velocity) <= 1.6
+
+
 def test_appearance_classes_change_the_key_frame():
     plain = np.zeros((120, 160, 3), np.uint8)
     plain_box = synthetic._draw_actor(plain, _actor((1,)), 60.0, 90.0)
@@ -129,6 +145,11 @@ def test_synth_command(tmp_path, capsys):
     assert woo_main(args) == 1
     assert capsys.readouterr().err == f"woo synth: error: {out} exists (use --force to replace it)\n"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+    # A float parameter; the set records it.
+    assert woo_main(["synth", "--out", str(tmp_path / "m"), "--videos", "3", "--key-frames", "2", "--width", "48",
+                     "--height", "32", "--motion-scale", "1.5"]) == 0
+    with open(tmp_path / "m" / "woo_synthetic.json") as f:
+        assert json.load(f)["params"]["motion_scale"] == 1.5
     # A parameter of the other layout is a usage error.
     assert woo_main(["synth", "--format", "jhmdb", "--out", str(tmp_path / "j"), "--key-frames", "2"]) == 2
     assert "--key-frames does not apply to --format jhmdb" in capsys.readouterr().err
@@ -141,6 +162,23 @@ def test_non_default_dataset_is_used_and_logged(tmp_path, caplog):
         assert synthetic.ensure_synthetic(out) == out
     assert "differs from the default synthetic dataset" in caplog.text
     assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3
+
+
+def test_a_set_written_before_a_parameter_existed_is_the_default(tmp_path, caplog):
+    out = str(tmp_path / "woo_synthetic")
+    generate(out, TINY)
+    params = os.path.join(out, "woo_synthetic.json")
+    with open(params) as f:
+        stored = json.load(f)
+    del stored["params"]["motion_scale"]  # as layout v1.1 wrote it before the parameter came
+    with open(params, "w") as f:
+        json.dump(stored, f)
+    with caplog.at_level("INFO", logger="woo.data.synthetic"):
+        assert synthetic.ensure_synthetic(out, TINY) == out
+    assert "differs from the default" not in caplog.text
+    with caplog.at_level("INFO", logger="woo.data.synthetic"):
+        assert synthetic.ensure_synthetic(out, dataclasses.replace(TINY, motion_scale=1.5)) == out
+    assert "differs from the default" in caplog.text
 
 
 def test_a_set_of_another_layout_version_is_regenerated(tmp_path, caplog):

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in dict.fromkeys(list(ava) + list(jhmdb)):
         where = [f"{fmt} default {values[name]}" for fmt, values in (("ava", ava), ("jhmdb", jhmdb)) if name in values]
         only = "" if len(where) == 2 else f"; --format {where[0].split()[0]} only"
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=", ".join(where) + only)
+        kind = type(ava.get(name, jhmdb.get(name)))  # int, or float (motion_scale)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=", ".join(where) + only)
     parser.add_argument("--videos", type=int, default=None,
                         help="training videos; the val (ava) or test (jhmdb) subset gets a third of it")
 

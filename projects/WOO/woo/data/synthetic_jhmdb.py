@@ -62,6 +62,7 @@ class JHMDBSyntheticConfig:
         num_frames: frames per video (JHMDB clips have 15 to 40).
         width / height: frame size in pixels.
         max_distractors: static non-actor shapes per video (1..max).
+        motion_scale: as :class:`woo.data.synthetic.SyntheticConfig`'s.
     """
 
     seed: int = 0
@@ -71,6 +72,7 @@ class JHMDBSyntheticConfig:
     width: int = 160
     height: int = 120
     max_distractors: int = 3
+    motion_scale: float = 1.0
 
 
 def split_files(root: str) -> Dict:
@@ -97,7 +99,8 @@ def _write_video(out: str, video: str, label: int, scene, rng: np.random.Generat
     actions = (action,) if action not in _APPEARANCES else (int(rng.choice((1, 2, 3))), action)
     actor_rng = np.random.default_rng()
     actor_rng.bit_generator.state = actor_state  # the scene's actor, whatever the action
-    actor = _new_actor(actor_rng, SyntheticConfig(width=cfg.width, height=cfg.height), 0, 0, [], actions=actions)
+    layout = SyntheticConfig(width=cfg.width, height=cfg.height, motion_scale=cfg.motion_scale)
+    actor = _new_actor(actor_rng, layout, 0, 0, [], actions=actions)
     actor.end_frame = cfg.num_frames
     folder = os.path.join(out, "Frames", video)
     os.makedirs(folder)
