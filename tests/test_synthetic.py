@@ -164,15 +164,23 @@ def test_non_default_dataset_is_used_and_logged(tmp_path, caplog):
     assert len(read_frame_list(split_files(out, "train")["frame_list"])) == 3
 
 
-def test_a_set_written_before_a_parameter_existed_is_the_default(tmp_path, caplog):
+def _tiny_set_with_params(tmp_path, edit):
+    """A TINY set whose stored parameters file is rewritten as ``edit(stored)`` returns it;
+    returns the set's folder and the parameters as written."""
     out = str(tmp_path / "woo_synthetic")
     generate(out, TINY)
     params = os.path.join(out, "woo_synthetic.json")
     with open(params) as f:
         stored = json.load(f)
-    del stored["params"]["motion_scale"]  # as layout v1.1 wrote it before the parameter came
     with open(params, "w") as f:
-        json.dump(stored, f)
+        json.dump(edit(stored), f)
+    return out, stored
+
+
+def test_a_set_written_before_a_parameter_existed_is_the_default(tmp_path, caplog):
+    # As layout v1.1 wrote it before motion_scale came.
+    out, _ = _tiny_set_with_params(tmp_path, lambda stored: {
+        **stored, "params": {k: v for k, v in stored["params"].items() if k != "motion_scale"}})
     with caplog.at_level("INFO", logger="woo.data.synthetic"):
         assert synthetic.ensure_synthetic(out, TINY) == out
     assert "differs from the default" not in caplog.text
@@ -182,13 +190,8 @@ def test_a_set_written_before_a_parameter_existed_is_the_default(tmp_path, caplo
 
 
 def test_a_set_of_another_layout_version_is_regenerated(tmp_path, caplog):
-    out = str(tmp_path / "woo_synthetic")
-    generate(out, TINY)
+    out, stored = _tiny_set_with_params(tmp_path, lambda stored: {**stored, "version": "v0.9"})
     params = os.path.join(out, "woo_synthetic.json")
-    with open(params) as f:
-        stored = json.load(f)
-    with open(params, "w") as f:
-        json.dump({**stored, "version": "v0.9"}, f)
     os.remove(split_files(out, "val")["annotations"])
     with caplog.at_level("WARNING"):
         assert synthetic.ensure_synthetic(out, TINY) == out

@@ -79,11 +79,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_flags_anywhere(sub_parser, argv[1:])
     # Warnings reach the user's terminal; a command that reports progress sets up more itself.
     setup_logger(stream="stderr", level=logging.WARNING)
-    measured_here = args.threads is None and threads.BUSY_CORES_ENV not in os.environ
-    if measured_here:
-        # The load before this command computes anything, for all its thread choices and processes.
-        os.environ[threads.BUSY_CORES_ENV] = f"{threads.busy_cores_elsewhere():.2f}"
+    measured_here = (args.threads is None and threads.BUSY_CORES_ENV not in os.environ
+                     and "OMP_NUM_THREADS" not in os.environ)
     try:
+        if measured_here:
+            # The load before this command computes anything, for all its thread choices and processes.
+            os.environ[threads.BUSY_CORES_ENV] = f"{threads.busy_cores_elsewhere():.2f}"
         # Every command computes with these; one whose data workers change the choice sets it again.
         threads.configure_threads(args.threads)
         return int(module.main(args) or 0)
