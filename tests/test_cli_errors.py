@@ -104,11 +104,30 @@ def _ctrl_c(proc, reading):
     return proc.returncode, reading + out, err
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+def _spawned_ranks(pid):
+    """PIDs of the training processes ``woo train --num-gpus N`` (process ``pid``) spawned, in
+    the order they started (rank 0 first), read from /proc."""
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, ValueError):  # not a process, or one that just ended
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in cmdline:
+            children.append((int(stat.rsplit(")", 1)[1].split()[19]), int(entry)))  # start time, pid
+    return [child for _, child in sorted(children)]
+
+
+@pytest.mark.parametrize("processes, sent_to", [(1, "all"), (2, "all"), (2, "rank 1")])
 def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, woo_datasets, interruptible,
-                                                                      processes):
+                                                                      processes, sent_to):
     """Also with two processes (``--num-gpus 2``, gloo on the CPU), where every process gets the
-    Ctrl-C and the command still reports rank 0's checkpoint once."""
+    Ctrl-C and the command still reports rank 0's checkpoint once; and where it reaches rank 1
+    only (a SIGINT to one process), which rank 0 learns of after that iteration."""
     out = tmp_path / "run"
     common = ["train", "--config-file", INSTANT, "DATASETS.TEST", "()", "SOLVER.LOG_PERIOD", "1",
               "SOLVER.CHECKPOINT_PERIOD", "0", "DATALOADER.NUM_WORKERS", "1", "OUTPUT_DIR", str(out)]
@@ -117,7 +136,14 @@ def test_ctrl_c_during_train_saves_a_checkpoint_that_resume_continues(tmp_path, 
     proc = interruptible([sys.executable, "-m", "woo.cli", *common, "SOLVER.MAX_ITER", "100000"], env=env(),
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = _wait_for(proc.stdout, rb"iter 1/100000 ")
-    code, stdout, stderr = _ctrl_c(proc, seen)
+    if sent_to == "all":
+        code, stdout, stderr = _ctrl_c(proc, seen)
+    else:
+        ranks = _spawned_ranks(proc.pid)
+        assert len(ranks) == 2, ranks
+        os.kill(ranks[1], signal.SIGINT)
+        out_rest, stderr = proc.communicate(timeout=300)
+        code, stdout = proc.returncode, seen + out_rest
     stderr = stderr.decode()
     assert code == 130 and "Traceback" not in stderr, stderr
     last = stderr.replace("\r", "\n").strip().splitlines()[-1]

@@ -13,11 +13,15 @@ processes work too, e.g. for tests).
 
 Ctrl-C reaches every local process. The spawning process then waits for the others to
 stop and raises ``KeyboardInterrupt`` with rank 0's message (e.g. where ``--resume``
-continues), so that the command reports it once.
+continues), so that the command reports it once; also when a Ctrl-C (SIGINT) reached some
+of the processes only, and they stopped together. A process that has not stopped
+``stop_timeout`` seconds after the Ctrl-C is terminated, and a warning names its rank.
 """
+import logging
 import os
 import socket
 import tempfile
+import time
 from datetime import timedelta
 from typing import Callable, Tuple
 
@@ -28,6 +32,8 @@ from woo.runtime import comm
 
 __all__ = ["launch", "free_port"]
 
+logger = logging.getLogger(__name__)
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
@@ -37,7 +43,8 @@ def free_port() -> int:
 
 
 def launch(main_func: Callable, args: Tuple = (), *, num_gpus: int = 1, num_machines: int = 1,
-           machine_rank: int = 0, dist_url: str = "auto", backend: str = "gloo") -> None:
+           machine_rank: int = 0, dist_url: str = "auto", backend: str = "gloo",
+           stop_timeout: float = 120.0) -> None:
     """Call ``main_func(*args)`` in every process of the job.
 
     Args:
@@ -46,6 +53,8 @@ def launch(main_func: Callable, args: Tuple = (), *, num_gpus: int = 1, num_mach
         dist_url: init URL of the process group (``tcp://host:port``); "auto" picks a free
             local port (one machine only).
         backend: "nccl" or "gloo".
+        stop_timeout: seconds the spawned processes get, after Ctrl-C, to finish their
+            iteration, save and stop, before the ones still running are terminated.
 
     Raises:
         ValueError: ``dist_url`` "auto" with several machines.
@@ -77,13 +86,39 @@ def launch(main_func: Callable, args: Tuple = (), *, num_gpus: int = 1, num_mach
                 pass
         except KeyboardInterrupt:
             # The processes got the same Ctrl-C: let them save and stop, then say what rank 0 left.
-            for process in context.processes:
-                process.join()
-            message = None
-            if os.path.isfile(interrupt_file):
-                with open(interrupt_file, encoding="utf-8") as f:
-                    message = f.read()
-            raise KeyboardInterrupt(*([message] if message else [])) from None
+            _join_or_terminate(context.processes, machine_rank * num_gpus, stop_timeout)
+        else:
+            # The processes end without error also when a Ctrl-C reached only some of them
+            # (torch.multiprocessing takes KeyboardInterrupt as a normal end): rank 0 says so.
+            if not os.path.isfile(interrupt_file):
+                return
+        message = None
+        if os.path.isfile(interrupt_file):
+            with open(interrupt_file, encoding="utf-8") as f:
+                message = f.read()
+        raise KeyboardInterrupt(*([message] if message else [])) from None
+
+
+def _join_or_terminate(processes, first_rank: int, timeout: float) -> None:
+    """Wait up to ``timeout`` s in all for ``processes`` (ranks ``first_rank``, ``first_rank`` + 1,
+    ...) to end; terminate those still running, with a warning that names their ranks."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    stuck = [first_rank + i for i, process in enumerate(processes) if process.is_alive()]
+    if not stuck:
+        return
+    logger.warning("rank%s %s did not stop within %.0f s of Ctrl-C: terminating %s",
+                   "s" if len(stuck) > 1 else "", ", ".join(map(str, stuck)), timeout,
+                   "them" if len(stuck) > 1 else "it")
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(10.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _worker(local_rank: int, main_func: Callable, args: Tuple, num_gpus: int, machine_rank: int,

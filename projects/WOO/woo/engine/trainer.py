@@ -30,7 +30,7 @@ from woo.modeling import build_model
 from woo.runtime import comm
 from woo.runtime.checkpoint import CheckpointError, WooCheckpointer, get_rng_state, set_rng_state
 from woo.runtime.inference_modes import optimize_for_inference
-from woo.runtime.interrupt import sigint_deferred
+from woo.runtime.interrupt import sigint_deferred, sigint_recorded
 from woo.runtime.output_dir import inference_dir
 from woo.runtime.threads import init_data_worker
 from woo.reports.html import read_png
@@ -67,17 +67,10 @@ def reduce_loss_dict(loss_dict: Dict[str, torch.Tensor]) -> Dict[str, float]:
     names = sorted(loss_dict)
     values = torch.stack([loss_dict[k].detach().float() for k in names])
     if comm.is_dist():
-        values = values.to(comm_device())
+        values = values.to(comm.collective_device())
         torch.distributed.all_reduce(values)
         values /= comm.get_world_size()
     return {k: float(v) for k, v in zip(names, values.cpu())}
-
-
-def comm_device() -> torch.device:
-    """Device of tensors sent through the process group (NCCL needs CUDA)."""
-    if torch.distributed.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
 
 
 class Trainer:
@@ -187,7 +180,9 @@ class Trainer:
         A finished run (``model_final.pth`` and the ``metrics.json`` of its last iteration)
         returns those metrics at once. Ctrl-C (:class:`KeyboardInterrupt`) saves a checkpoint
         of the iterations done, from which ``--resume`` continues, and raises
-        ``KeyboardInterrupt`` again with a message naming it.
+        ``KeyboardInterrupt`` again with a message naming it. With several processes, all of
+        them stop after the iteration (and its periodic evaluation or checkpoint) during
+        which the first Ctrl-C came; a second Ctrl-C stops each one at once.
         """
         cfg = self.cfg
         if cfg.SOLVER.MAX_EPOCHS > 0 or cfg.SOLVER.STEPS_EPOCHS:
@@ -219,8 +214,9 @@ class Trainer:
         return metrics if isinstance(metrics, dict) and metrics.get("iteration") == self.max_iter else None
 
     def _save_interrupted(self) -> str:
-        """Checkpoint the updates done before Ctrl-C (rank 0; no collective call, the other
-        processes stop on their own); return the line that says where ``--resume`` continues."""
+        """Checkpoint the updates done before Ctrl-C (rank 0; no collective call: the other
+        processes stopped after the same iteration, or, during the final evaluation, wherever
+        they were); return the line that says where ``--resume`` continues."""
         done = self.iterations_done
         if done >= self.max_iter and os.path.isfile(os.path.join(self.output_dir, "model_final.pth")):
             message = "interrupted during the final evaluation; `--resume` evaluates model_final.pth"
@@ -262,40 +258,47 @@ class Trainer:
         )
         start_time = time.perf_counter()
         try:
-            for self.iter in range(self.start_iter, self.max_iter):
-                data_start = time.perf_counter()
-                # Ctrl-C waits for the batch: cut short, a worker's tensor handover (its file
-                # descriptors, passed over a socket) fails with a traceback in that worker.
-                # A second Ctrl-C stops waiting (a stuck worker).
-                with sigint_deferred(second_interrupts=True):
-                    batch = next(data_iter)
-                data_time = time.perf_counter() - data_start
-                loss_dict = self.run_step(batch)
-                bar.update(1)
-                it = self.iter + 1
-                if it % log_period == 0 or it == self.max_iter:
-                    losses = reduce_loss_dict(loss_dict)
-                    total = sum(losses.values())
-                    lr = self.optimizer.param_groups[0]["lr"]
-                    bar.set_postfix(loss=f"{total:.3f}", lr=f"{lr:.2e}")
-                    if comm.is_main_process():
-                        elapsed = time.perf_counter() - start_time
-                        logger.info(
-                            f"iter {it}/{self.max_iter} total_loss {total:.4f} "
-                            + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-                            + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.1f}s"
-                        )
-                        if writer is not None:
-                            writer.add_scalar("total_loss", total, it)
-                            for k, v in losses.items():
-                                writer.add_scalar(k, v, it)
-                            writer.add_scalar("lr", lr, it)
-                            writer.add_scalar("data_time", data_time, it)
-                if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
-                    _add_metric_scalars(writer, self.test(iteration=it), it)
-                    self._add_report_images(writer, it)
-                if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
-                    self.save()
+            # With several processes, Ctrl-C is only recorded, and after every iteration the
+            # processes agree whether any of them got one: all stop after the same iteration.
+            # Raised wherever it lands, it would leave a process waiting in a collective (DDP's
+            # gradient all-reduce) that the others never reach, until the group's timeout.
+            with (sigint_recorded() if comm.is_dist() else nullcontext(None)) as interrupted:
+                for self.iter in range(self.start_iter, self.max_iter):
+                    data_start = time.perf_counter()
+                    # Ctrl-C waits for the batch: cut short, a worker's tensor handover (its file
+                    # descriptors, passed over a socket) fails with a traceback in that worker.
+                    # A second Ctrl-C stops waiting (a stuck worker).
+                    with sigint_deferred(second_interrupts=True):
+                        batch = next(data_iter)
+                    data_time = time.perf_counter() - data_start
+                    loss_dict = self.run_step(batch)
+                    bar.update(1)
+                    it = self.iter + 1
+                    if it % log_period == 0 or it == self.max_iter:
+                        losses = reduce_loss_dict(loss_dict)
+                        total = sum(losses.values())
+                        lr = self.optimizer.param_groups[0]["lr"]
+                        bar.set_postfix(loss=f"{total:.3f}", lr=f"{lr:.2e}")
+                        if comm.is_main_process():
+                            elapsed = time.perf_counter() - start_time
+                            logger.info(
+                                f"iter {it}/{self.max_iter} total_loss {total:.4f} "
+                                + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+                                + f" lr {lr:.3e} data_time {data_time:.3f} elapsed {elapsed:.1f}s"
+                            )
+                            if writer is not None:
+                                writer.add_scalar("total_loss", total, it)
+                                for k, v in losses.items():
+                                    writer.add_scalar(k, v, it)
+                                writer.add_scalar("lr", lr, it)
+                                writer.add_scalar("data_time", data_time, it)
+                    if eval_period > 0 and it % eval_period == 0 and it != self.max_iter:
+                        _add_metric_scalars(writer, self.test(iteration=it), it)
+                        self._add_report_images(writer, it)
+                    if ckpt_period > 0 and it % ckpt_period == 0 and it != self.max_iter:
+                        self.save()
+                    if interrupted is not None and comm.any_process(interrupted()):
+                        raise KeyboardInterrupt
             bar.close()
             if self.start_iter < self.max_iter or not os.path.isfile(
                 os.path.join(self.output_dir, "model_final.pth")

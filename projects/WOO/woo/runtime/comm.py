@@ -5,6 +5,7 @@ not initialized, so the engine runs unchanged with and without DDP.
 """
 from typing import Any, List
 
+import torch
 import torch.distributed as dist
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "synchronize",
     "all_gather_object",
     "broadcast_object",
+    "collective_device",
+    "any_process",
 ]
 
 # Set by woo.engine.launch for the processes it starts; torchrun passes LOCAL_RANK instead.
@@ -72,3 +75,20 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def collective_device() -> torch.device:
+    """Device of tensors sent through the process group (NCCL needs CUDA)."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def any_process(flag: bool) -> bool:
+    """True on every process when ``flag`` is True on any of them (a collective: every
+    process calls it at the same point); ``flag`` itself in a single process."""
+    if not is_dist():
+        return bool(flag)
+    value = torch.tensor([int(bool(flag))], dtype=torch.int32, device=collective_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
