@@ -19,6 +19,7 @@ of the processes only, and they stopped together. A process that has not stopped
 """
 import logging
 import os
+import signal
 import socket
 import tempfile
 import time
@@ -86,7 +87,13 @@ def launch(main_func: Callable, args: Tuple = (), *, num_gpus: int = 1, num_mach
                 pass
         except KeyboardInterrupt:
             # The processes got the same Ctrl-C: let them save and stop, then say what rank 0 left.
-            _join_or_terminate(context.processes, machine_rank * num_gpus, stop_timeout)
+            # A second Ctrl-C reaches them as well and stops them at once; here it must not cut
+            # the bounded wait short, which would lose rank 0's message (its checkpoint).
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                _join_or_terminate(context.processes, machine_rank * num_gpus, stop_timeout)
+            finally:
+                signal.signal(signal.SIGINT, previous)
         else:
             # The processes end without error also when a Ctrl-C reached only some of them
             # (torch.multiprocessing takes KeyboardInterrupt as a normal end): rank 0 says so.
