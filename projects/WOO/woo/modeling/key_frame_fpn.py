@@ -26,6 +26,13 @@ class KeyFrameFPN(FeaturePyramidNetwork):
             strides: spatial strides of those stages.
             out_channels: channels of every output level.
         """
+        if len(set(strides)) != len(strides):
+            # Levels are named by stride: two stages of one stride would silently merge into one.
+            raise ValueError(
+                f"the key-frame FPN needs stages of distinct strides, got {dict(zip(in_features, strides))}: "
+                "MODEL.VIDEO_RESNET.RES5_DILATION 2 gives res5 the stride of res4; use it with "
+                "MODEL.WOO.USE_FPN False (the paper's no-FPN ablation)"
+            )
         super().__init__(list(in_channels), out_channels)
         self.in_features = tuple(in_features)
         self.strides = tuple(strides)
