@@ -259,6 +259,42 @@ def test_whole_model_training_step_learns(arch):
     assert loss.item() < 0.8 * first
 
 
+@pytest.mark.parametrize("train_boxes", ["predicted", "ground_truth"])
+def test_action_head_training_boxes(train_boxes):
+    """In training the action head pools the final boxes, or with "ground_truth" each matched
+    proposal's ground-truth box (in pixels) and the others' predicted boxes; in inference
+    always the predicted ones. The action loss is on the proposals the box losses match."""
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg.MODEL.WOO.ACTION_TRAIN_BOXES = train_boxes
+    model = build_model(cfg)
+    heads = model.roi_heads
+    seen, stages, matched = [], [], []
+    heads.action_head.register_forward_pre_hook(lambda m, args: seen.append(args[1].clone()))
+    heads.actor_head.register_forward_hook(lambda m, args, out: stages.append(out[-1]["boxes"].detach()))
+    match = heads.criterion.matcher.forward
+    heads.criterion.matcher.forward = lambda outputs, targets: matched.append(match(outputs, targets)) or matched[-1]
+    inputs = tiny_inputs()
+    model.train()(inputs)
+    predicted, pooled = stages[0], seen[0]
+    (src, tgt), (empty_src, _) = matched[0]  # the final stage's matching comes first in both modes
+    assert len(src) == 2 and len(empty_src) == 0
+    others = torch.ones(predicted.shape[1], dtype=torch.bool)
+    others[src] = False
+    assert len(matched) == 2  # the final stage once (its losses reuse it), the earlier stage once
+    if train_boxes == "ground_truth":
+        assert torch.allclose(pooled[0, src], inputs[0]["gt_boxes"][tgt])
+        assert not torch.allclose(predicted[0, src], inputs[0]["gt_boxes"][tgt])
+    else:
+        assert torch.equal(pooled[0, src], predicted[0, src])
+    assert torch.equal(pooled[0, others], predicted[0, others])
+    assert torch.equal(pooled[1], predicted[1])
+    seen.clear(), stages.clear()
+    with torch.no_grad():
+        model.eval()(inputs)
+    assert torch.equal(seen[0], stages[0])
+
+
 def test_inference_threshold_cap_and_clipping():
     torch.manual_seed(0)
     cfg = tiny_cfg()
@@ -311,6 +347,7 @@ def test_model_input_errors():
     ("MODEL.VIDEO_RESNET.RES5_DILATION", 2, "RES5_DILATION 2 .* MODEL.WOO.USE_FPN False"),
     ("MODEL.WOO.NUM_HEADS", 5, "MODEL.WOO.NUM_HEADS"),
     ("MODEL.WOO.ACTION_FUSION", "product", "MODEL.WOO.ACTION_FUSION"),
+    ("MODEL.WOO.ACTION_TRAIN_BOXES", "gt", "MODEL.WOO.ACTION_TRAIN_BOXES"),
     ("MODEL.WOO.NUM_DYNAMIC", 1, "MODEL.WOO.NUM_DYNAMIC"),
     ("MODEL.FPN.OUT_CHANNELS", 64, "MODEL.FPN.OUT_CHANNELS"),
     ("INPUT.NUM_FRAMES", 10, "INPUT.NUM_FRAMES"),

@@ -235,6 +235,11 @@ def add_woo_config(cfg: _FvcoreCfgNode) -> None:
     _C.MODEL.WOO.ACTION_WEIGHT = 4.0
     # Relative weight of the no-actor class in the actor cross entropy.
     _C.MODEL.WOO.NO_ACTOR_WEIGHT = 0.1
+    # Boxes the action head pools in training: "predicted" (the actor head's final boxes, as
+    # the paper) or "ground_truth" (each matched proposal's ground-truth box, as two-stage
+    # detectors train theirs; unmatched proposals keep their predicted boxes). Inference always
+    # pools the predicted boxes.
+    _C.MODEL.WOO.ACTION_TRAIN_BOXES = "predicted"
     # Auxiliary losses on every stage of the actor head (deep supervision).
     _C.MODEL.WOO.DEEP_SUPERVISION = True
     # Keep actors whose actor score is above this at inference.

@@ -1,5 +1,5 @@
 """Set criterion: Hungarian matching, then actor, box and action losses."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -9,7 +9,7 @@ from torchvision.ops import generalized_box_iou
 
 from .matcher import HungarianMatcher
 
-__all__ = ["SetCriterion", "num_boxes_across_processes", "ACTION_LOSSES"]
+__all__ = ["SetCriterion", "num_boxes_across_processes", "flat_indices", "gather_matched_targets", "ACTION_LOSSES"]
 
 ACTION_LOSSES = ("bce", "ce")
 
@@ -23,9 +23,18 @@ def num_boxes_across_processes(count: int, device: torch.device) -> float:
     return max(n.item(), 1.0)
 
 
-def _gather(targets: List[Dict[str, torch.Tensor]], indices, key: str) -> torch.Tensor:
-    """Matched rows of ``targets[i][key]``, concatenated over clips, as float."""
+def gather_matched_targets(targets: List[Dict[str, torch.Tensor]], indices, key: str) -> torch.Tensor:
+    """Matched rows of ``targets[i][key]``, concatenated over clips in the order of
+    :func:`flat_indices`, as float."""
     return torch.cat([t[key][j.to(t[key].device)] for t, (_, j) in zip(targets, indices)]).float()
+
+
+def flat_indices(indices, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A matching (per clip: prediction indices, target indices) -> (clip index, prediction
+    index) of every matched prediction, each (M,) int64, to index (N, P, ...) outputs."""
+    batch_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)])
+    src_idx = torch.cat([src for src, _ in indices])
+    return batch_idx.to(device), src_idx.to(device)
 
 
 class SetCriterion(nn.Module):
@@ -67,32 +76,26 @@ class SetCriterion(nn.Module):
                         "loss_giou": giou_weight, "loss_action": action_weight}
         self.register_buffer("class_weights", torch.tensor([1.0, no_actor_weight]), persistent=False)
 
-    @staticmethod
-    def _flat_indices(indices, device: torch.device):
-        batch_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)])
-        src_idx = torch.cat([src for src, _ in indices])
-        return batch_idx.to(device), src_idx.to(device)
-
     def _box_losses(self, outputs: Dict[str, torch.Tensor], targets: List[Dict[str, torch.Tensor]],
                     indices, num_boxes: float) -> Dict[str, torch.Tensor]:
         logits = outputs["logits"]
         n, p = logits.shape[:2]
-        batch_idx, src_idx = self._flat_indices(indices, logits.device)
+        batch_idx, src_idx = flat_indices(indices, logits.device)
         target_classes = torch.ones(n, p, dtype=torch.int64, device=logits.device)
         target_classes[batch_idx, src_idx] = 0
         loss_ce = F.cross_entropy(logits.flatten(0, 1).float(), target_classes.flatten(),
                                   weight=self.class_weights)
         src_boxes = outputs["boxes"][batch_idx, src_idx].float()  # (M, 4)
-        tgt_boxes = _gather(targets, indices, "boxes")
+        tgt_boxes = gather_matched_targets(targets, indices, "boxes")
         loss_bbox = F.l1_loss(src_boxes, tgt_boxes, reduction="sum") / num_boxes
         giou = torch.diag(generalized_box_iou(src_boxes, tgt_boxes))
         loss_giou = (1 - giou).sum() / num_boxes
         return {"loss_ce": loss_ce, "loss_bbox": loss_bbox, "loss_giou": loss_giou}
 
     def _action_loss(self, actions: torch.Tensor, targets, indices, num_boxes: float) -> torch.Tensor:
-        batch_idx, src_idx = self._flat_indices(indices, actions.device)
+        batch_idx, src_idx = flat_indices(indices, actions.device)
         src = actions[batch_idx, src_idx].float()  # (M, C)
-        tgt = _gather(targets, indices, "actions")
+        tgt = gather_matched_targets(targets, indices, "actions")
         if self.action_loss == "ce":
             if len(tgt) and not torch.all(tgt.sum(dim=1) == 1):
                 raise ValueError("MODEL.WOO.ACTION_LOSS 'ce' needs exactly one action per actor; "
@@ -102,7 +105,7 @@ class SetCriterion(nn.Module):
         return bce / max(actions.shape[-1], 1) / num_boxes
 
     def forward(self, outputs: Dict, targets: List[Dict[str, torch.Tensor]],
-                num_boxes: Optional[float] = None) -> Dict[str, torch.Tensor]:
+                num_boxes: Optional[float] = None, indices=None) -> Dict[str, torch.Tensor]:
         """
         Args:
             outputs: "logits" (N, P, 2), "boxes" (N, P, 4) normalized x1 y1 x2 y2,
@@ -112,6 +115,8 @@ class SetCriterion(nn.Module):
                 "actions" (K_i, C) multi-hot.
             num_boxes: normalizer; by default the ground-truth count averaged
                 over processes (at least 1).
+            indices: the matching of ``outputs`` (not of its auxiliary outputs), where the
+                caller has already computed it; by default the matcher's.
 
         Returns:
             weighted losses: loss_ce, loss_bbox, loss_giou, loss_action, and
@@ -124,7 +129,8 @@ class SetCriterion(nn.Module):
         if num_boxes is None:
             num_boxes = num_boxes_across_processes(sum(len(t["boxes"]) for t in targets),
                                                    outputs["logits"].device)
-        indices = self.matcher(outputs, targets)
+        if indices is None:
+            indices = self.matcher(outputs, targets)
         losses = self._box_losses(outputs, targets, indices, num_boxes)
         losses["loss_action"] = self._action_loss(outputs["actions"], targets, indices, num_boxes)
         losses = {k: v * self.weights[k] for k, v in losses.items()}

@@ -7,11 +7,25 @@ from torch import nn
 
 from .action_head import ActionHead
 from .actor_head import ActorLocalizationHead
-from .criterion import SetCriterion
+from .criterion import SetCriterion, flat_indices, gather_matched_targets
 from .matcher import HungarianMatcher
 from .registry import ROI_HEADS_REGISTRY
 
-__all__ = ["WOOROIHeads"]
+__all__ = ["WOOROIHeads", "ACTION_TRAIN_BOXES", "matched_ground_truth_boxes"]
+
+# What the action head pools in training (MODEL.WOO.ACTION_TRAIN_BOXES).
+ACTION_TRAIN_BOXES = ("predicted", "ground_truth")
+
+
+def matched_ground_truth_boxes(boxes: torch.Tensor, targets: List[Dict[str, torch.Tensor]], indices,
+                               whwh: torch.Tensor) -> torch.Tensor:
+    """A copy of ``boxes`` (N, P, 4) in pixels where every matched proposal's row is its
+    ground-truth box: ``targets[i]["boxes"]`` (K_i, 4) normalized, times ``whwh`` (N, 1, 4)."""
+    batch_idx, src_idx = flat_indices(indices, boxes.device)
+    boxes = boxes.clone()
+    matched = gather_matched_targets(targets, indices, "boxes").to(boxes.device)
+    boxes[batch_idx, src_idx] = (matched * whwh[batch_idx, 0]).to(boxes.dtype)
+    return boxes
 
 
 @ROI_HEADS_REGISTRY.register()
@@ -25,7 +39,8 @@ class WOOROIHeads(nn.Module):
 
     def __init__(self, *, actor_head: ActorLocalizationHead, action_head: ActionHead,
                  criterion: SetCriterion, actor_in_features: Sequence[str],
-                 action_in_features: Sequence[str], deep_supervision: bool = True):
+                 action_in_features: Sequence[str], deep_supervision: bool = True,
+                 action_train_boxes: str = "predicted"):
         """
         Args:
             actor_head: proposals refined into actor boxes and scores.
@@ -34,8 +49,15 @@ class WOOROIHeads(nn.Module):
             actor_in_features: key-frame levels of the actor head, finest first.
             action_in_features: video features of the action head, slow pathway first.
             deep_supervision: add the losses of every earlier actor-head stage.
+            action_train_boxes: the boxes the action head pools in training: "predicted" (the
+                final stage's, as the paper) or "ground_truth" (each matched proposal's
+                ground-truth box; unmatched proposals keep their predicted boxes).
         """
         super().__init__()
+        if action_train_boxes not in ACTION_TRAIN_BOXES:
+            raise ValueError(f"MODEL.WOO.ACTION_TRAIN_BOXES must be one of {ACTION_TRAIN_BOXES}, "
+                             f"got {action_train_boxes!r}")
+        self.action_train_boxes = action_train_boxes
         self.actor_head = actor_head
         self.action_head = action_head
         self.criterion = criterion
@@ -83,6 +105,7 @@ class WOOROIHeads(nn.Module):
             actor_in_features=levels,
             action_in_features=action_in,
             deep_supervision=w.DEEP_SUPERVISION,
+            action_train_boxes=w.ACTION_TRAIN_BOXES,
         )
 
     def forward(self, features: Dict[str, torch.Tensor], image_sizes: torch.Tensor,
@@ -107,12 +130,17 @@ class WOOROIHeads(nn.Module):
     def _forward(self, features, image_sizes, padded_size, targets):
         stages = self.actor_head({n: features[n] for n in self.actor_in_features}, image_sizes, padded_size)
         final = stages[-1]
-        action_logits = self.action_head([features[n] for n in self.action_in_features],
-                                         final["boxes"].detach(), final["features"])
+        action_features = [features[n] for n in self.action_in_features]
         if not self.training:
+            action_logits = self.action_head(action_features, final["boxes"].detach(), final["features"])
             return final["logits"], final["boxes"], action_logits
         whwh = image_sizes.flip(1).repeat(1, 2).to(torch.float32)[:, None]  # (N, 1, 4)
-        outputs = {"logits": final["logits"], "boxes": final["boxes"] / whwh, "actions": action_logits}
+        outputs = {"logits": final["logits"], "boxes": final["boxes"] / whwh}
+        action_boxes, indices = final["boxes"].detach(), None
+        if self.action_train_boxes == "ground_truth":
+            indices = self.criterion.matcher(outputs, targets)
+            action_boxes = matched_ground_truth_boxes(action_boxes, targets, indices, whwh)
+        outputs["actions"] = self.action_head(action_features, action_boxes, final["features"])
         if self.deep_supervision:
             outputs["aux_outputs"] = [{"logits": s["logits"], "boxes": s["boxes"] / whwh} for s in stages[:-1]]
-        return self.criterion(outputs, targets)
+        return self.criterion(outputs, targets, indices=indices)
