@@ -28,6 +28,13 @@ from woo.formats.json_io import write_json
 from woo.formats.label_map import read_labelmap
 
 
+def _rows_by_key(rows) -> Dict[int, np.ndarray]:
+    """{index into ``rows.keys``: that key frame's row indices}, in one sort."""
+    order = np.argsort(rows.key, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(rows.key[order])) + 1) if len(order) else []
+    return {int(rows.key[g[0]]): g for g in groups}
+
+
 def box_extent(detections: str, groundtruth: str, labelmap: str, top_tolerance: float = 0.05) -> Dict:
     """{class name: figures} (see the module docstring) of detection CSV ``detections``."""
     categories, class_ids = read_labelmap(labelmap)
@@ -35,11 +42,12 @@ def box_extent(detections: str, groundtruth: str, labelmap: str, top_tolerance: 
     gt = read_box_csv(groundtruth, class_ids, last_column="person_id")
     det = read_box_csv(detections, class_ids, finite_scores=True)
     det_index = {k: i for i, k in enumerate(det.keys)}
+    gt_rows, det_rows = _rows_by_key(gt), _rows_by_key(det)
+    no_rows = np.zeros(0, dtype=np.int64)
     stats = {a: {"actors": 0, "iou": [], "reaches_top": [], "score": []} for a in sorted(class_ids)}
     for gi, key in enumerate(gt.keys):
-        rows = np.flatnonzero(gt.key == gi)
-        di = det_index.get(key)
-        drows = np.flatnonzero(det.key == di) if di is not None else np.zeros(0, dtype=np.int64)
+        rows = gt_rows.get(gi, no_rows)  # none: a key frame listed without boxes
+        drows = det_rows.get(det_index.get(key, -1), no_rows)
         # one entry per distinct detected box, with each class's score
         boxes, inverse = np.unique(det.boxes[drows], axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
@@ -47,8 +55,8 @@ def box_extent(detections: str, groundtruth: str, labelmap: str, top_tolerance: 
         actors, actor_of_row = np.unique(np.column_stack([gt.boxes[rows], gt.score[rows]]), axis=0,
                                          return_inverse=True)
         actor_of_row = actor_of_row.reshape(-1)
-        if len(boxes):
-            iou = box_iou(torch.from_numpy(actors[:, :4]), torch.from_numpy(boxes)).numpy()
+        iou = box_iou(torch.from_numpy(actors[:, :4]), torch.from_numpy(boxes)).numpy()  # (actors, boxes)
+        iou = np.nan_to_num(iou, nan=0.0)  # two zero-area boxes: 0 / 0, no overlap
         for a, actor in enumerate(actors):
             height = actor[3] - actor[1]
             best = int(iou[a].argmax()) if len(boxes) else -1
@@ -84,22 +92,27 @@ def main() -> None:
     parser.add_argument("--top-tolerance", type=float, default=0.05)
     parser.add_argument("--json", default=None, help="default: RUN/box_extent.json")
     args = parser.parse_args()
-    split = get_split(args.dataset) if args.groundtruth is None or args.labelmap is None else None
-    groundtruth = args.groundtruth or split.annotations
-    labelmap = args.labelmap or split.eval_label_map
     detections = os.path.join(args.run, "inference", "detections.csv")
     try:
+        split = get_split(args.dataset) if args.groundtruth is None or args.labelmap is None else None
+        groundtruth = args.groundtruth or split.annotations
+        labelmap = args.labelmap or split.eval_label_map
         result = box_extent(detections, groundtruth, labelmap, args.top_tolerance)
+        out = args.json or os.path.join(args.run, "box_extent.json")
+        write_json(out, {"command": sys.argv, "run": args.run, "groundtruth": groundtruth,
+                         "top_tolerance": args.top_tolerance, "classes": result})
+    except KeyError as e:  # an unknown --dataset
+        sys.exit(f"box_extent.py: error: --dataset: {e.args[0]}")
     except (OSError, ValueError) as e:
         sys.exit(f"box_extent.py: error: {e}")
+    except KeyboardInterrupt:
+        print("box_extent.py: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
     print(f"{'class':<12} {'actors':>6} {'mean IoU':>8} {'reach top':>9} {'score (reach / short)':>22}")
     for name, r in result.items():
         fmt = lambda v: "-" if v is None else f"{v:.2f}"
         print(f"{name:<12} {r['actors']:>6} {fmt(r['mean_iou']):>8} {r['reach_top']:>9} "
               f"{fmt(r['score_reaching_top']):>11} / {fmt(r['score_short_of_top'])}")
-    out = args.json or os.path.join(args.run, "box_extent.json")
-    write_json(out, {"command": sys.argv, "run": args.run, "groundtruth": groundtruth,
-                     "top_tolerance": args.top_tolerance, "classes": result})
     print(f"wrote {out}")
 
 
